@@ -1,0 +1,5 @@
+"""python -m pusher"""
+
+from pusher.cli import main
+
+main()

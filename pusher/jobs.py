@@ -1,0 +1,94 @@
+"""The library behind `pusher collect`: config + source names -> run records."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TextIO
+
+from pusher.config import Config, SourceConfig
+from pusher.errors import ConfigError
+from pusher.lineprotocol import Encoder
+from pusher.pipeline import Run, RunRecord, collect
+from pusher.reading import Window, default_windows, windows_between
+from pusher.sinks import InfluxSink, Sink, SinkCounts, StdoutSink, flush_spool
+from pusher.sources import Source, check_options, load_source
+from pusher.spool import DeadLetter, Spool
+from pusher.writers import make_writer
+from pusher.writers.delivery import Delivery, RetryPolicy
+
+log = logging.getLogger(__name__)
+
+
+def prepare_sources(config: Config, names: Sequence[str]) -> dict[str, Source]:
+    """Load and check the named sources before anything runs: config errors come first."""
+    file = str(config.path) if config.path else None
+    unknown = [n for n in names if n not in config.sources]
+    if unknown:
+        known = ", ".join(config.sources) or "none configured"
+        raise ConfigError(f"no source named {unknown[0]!r} (configured: {known})", file=file,
+                          key="sources")
+    loaded = {}
+    for name in names:
+        spec = config.sources[name]
+        source = load_source(spec.type, file=file, key=f"sources.{name}.type")
+        check_options(source, spec.options, file=file, key=f"sources.{name}")
+        loaded[name] = source
+    return loaded
+
+
+def windows_for(spec: SourceConfig, config: Config, now: datetime,
+                since: datetime | None, until: datetime | None) -> list[Window]:
+    if since is None and until is None:
+        return default_windows(now, spec.granularity, config.timezone)
+    start = since or Window.containing(now, spec.granularity, config.timezone).previous().start
+    return list(windows_between(start, until or now, spec.granularity, config.timezone))
+
+
+class Outputs:
+    """Spool, dead-letter and delivery for one invocation (or stdout for --dry-run)."""
+
+    def __init__(self, config: Config, dry_run: bool, stdout: TextIO):
+        self.config = config
+        self.stdout = stdout if dry_run else None
+        # A dry run leaves no trace: refusals are only logged.
+        self.dead_letter = None if dry_run else DeadLetter(config.state_dir / "dead-letter.jsonl")
+        self.spool = None if dry_run else Spool(config.state_dir / "spool")
+        self.delivery = None
+        if not dry_run:
+            policy = RetryPolicy(retries=config.influx.retries)
+            self.delivery = Delivery(make_writer(config.influx, config.path), policy)
+
+    def sink_for(self, name: str) -> Sink:
+        if self.stdout is not None:
+            return StdoutSink(self.stdout)
+        assert self.spool and self.delivery and self.dead_letter
+        return InfluxSink(name, self.spool, self.delivery, self.dead_letter,
+                          self.config.influx.batch_size)
+
+    def flush(self) -> SinkCounts:
+        if not (self.spool and self.delivery and self.dead_letter):
+            return SinkCounts()
+        return flush_spool(self.spool, self.delivery, self.dead_letter)
+
+    def close(self) -> None:
+        if self.delivery is not None:
+            self.delivery.writer.close()
+
+
+def run_sources(config: Config, names: Sequence[str], outputs: Outputs,
+                since: datetime | None = None, until: datetime | None = None,
+                now: datetime | None = None) -> list[RunRecord]:
+    """Collect each named source over its windows; one failing source does not stop others."""
+    sources = prepare_sources(config, names)
+    now = now or datetime.now(UTC)
+    records = []
+    for name, source in sources.items():
+        spec = config.sources[name]
+        run = Run(name=name, source=source, options=spec.options,
+                  granularity=spec.granularity.value,
+                  encoder=Encoder(config.influx.precision), sink=outputs.sink_for(name),
+                  dead_letter=outputs.dead_letter)
+        records.append(collect(run, windows_for(spec, config, now, since, until)))
+    return records

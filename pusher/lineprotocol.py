@@ -1,0 +1,182 @@
+"""Reading -> InfluxDB line protocol. Pure, no I/O, and the hot path: keep it lean."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+from pusher.errors import RefusedReading
+from pusher.reading import Reading
+
+GRANULARITY_TAG = "granularity"
+PRECISIONS = {
+    "s": timedelta(seconds=1),
+    "ms": timedelta(milliseconds=1),
+    "us": timedelta(microseconds=1),
+    "ns": None,
+}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+# InfluxDB 1.x refuses longer strings; 2.x accepts them, but a refused point is worse.
+MAX_STRING_BYTES = 64 * 1024 - 1
+# Reserved by InfluxDB (1.x refuses "time"; 2.x reserves the underscore names).
+_RESERVED_KEYS = frozenset({"time", "_measurement", "_field"})
+_SERIES_CACHE_LIMIT = 200_000
+
+# Backslashes are literal in names (only "\," "\ " "\=" are escapes), so names need no
+# backslash escaping; but a trailing backslash would escape the separator after it.
+_MEASUREMENT_ESCAPES = str.maketrans({",": "\\,", " ": "\\ "})
+_KEY_ESCAPES = str.maketrans({",": "\\,", " ": "\\ ", "=": "\\="})
+_STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
+
+
+def to_timestamp(moment: datetime, precision: str) -> int:
+    """Integer timestamp of `moment` in `precision` units, exact (no float rounding)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - _EPOCH
+    unit = PRECISIONS[precision]
+    if unit is None:
+        return (delta // timedelta(microseconds=1)) * 1000
+    return delta // unit
+
+
+def _check_name(kind: str, name: object) -> str:
+    if type(name) is not str:
+        raise RefusedReading(f"{kind} {name!r} is not a string")
+    if not name:
+        raise RefusedReading(f"{kind} is empty")
+    if "\n" in name or "\r" in name:
+        raise RefusedReading(f"{kind} {name!r} contains a line break")
+    if name[-1] == "\\":
+        raise RefusedReading(f"{kind} {name!r} ends with a backslash")
+    return name
+
+
+def escape_measurement(name: str) -> str:
+    """Escaped measurement name, or RefusedReading if line protocol cannot carry it."""
+    _check_name("measurement", name)
+    if name[0] == "#":
+        raise RefusedReading(f"measurement {name!r} starts with '#' (a comment line)")
+    return name.translate(_MEASUREMENT_ESCAPES) if ("," in name or " " in name) else name
+
+
+def escape_key(kind: str, name: str) -> str:
+    """Escaped tag key, tag value or field key."""
+    _check_name(kind, name)
+    if "," in name or " " in name or "=" in name:
+        return name.translate(_KEY_ESCAPES)
+    return name
+
+
+def format_field_value(key: str, value: object) -> str:
+    """One field value in line protocol syntax; refuses what InfluxDB cannot store."""
+    kind = type(value)
+    if kind is float:
+        if math.isfinite(value):  # type: ignore[arg-type]
+            return repr(value)
+        raise RefusedReading(f"field {key!r} is {value!r}, which InfluxDB cannot store")
+    if kind is int:
+        if _INT_MIN <= value <= _INT_MAX:  # type: ignore[operator]
+            return f"{value}i"
+        raise RefusedReading(f"field {key!r} = {value} is outside the int64 range")
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is str:
+        return _format_string(key, value)  # type: ignore[arg-type]
+    # Subclasses (IntEnum, numpy.float64, str enums) are written as their base type.
+    for base in (bool, int, float, str):
+        if isinstance(value, base):
+            return format_field_value(key, base(value))
+    raise RefusedReading(
+        f"field {key!r} has a value of type {kind.__name__}; use str, int, float or bool"
+    )
+
+
+def _format_string(key: str, value: str) -> str:
+    if "\n" in value or "\r" in value:
+        raise RefusedReading(f"field {key!r} contains a line break")
+    if len(value) > MAX_STRING_BYTES // 4 and len(value.encode()) > MAX_STRING_BYTES:
+        raise RefusedReading(f"field {key!r} is longer than {MAX_STRING_BYTES} bytes")
+    if "\\" in value or '"' in value:
+        value = value.translate(_STRING_ESCAPES)
+    return f'"{value}"'
+
+
+class Encoder:
+    """Encodes readings, caching the escaped series key shared by most readings of a source."""
+
+    __slots__ = ("_field_keys", "_series", "precision")
+
+    def __init__(self, precision: str = "s"):
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r} (choose s, ms, us or ns)")
+        self.precision = precision
+        self._series: dict[tuple[object, ...], str] = {}
+        self._field_keys: dict[str, str] = {}
+
+    def encode(self, reading: Reading, granularity: str, default_time: int) -> str:
+        """One line for `reading`, stamped `default_time` unless it carries its own time."""
+        gran = reading.granularity or granularity
+        tags = reading.tags
+        cache_key = (reading.measurement, gran, *tags.items()) if tags else (
+            reading.measurement, gran)
+        series = self._series.get(cache_key)
+        if series is None:
+            series = self._series_key(reading.measurement, tags, str(gran))
+            if len(self._series) >= _SERIES_CACHE_LIMIT:
+                self._series.clear()
+            self._series[cache_key] = series
+        fields = self._fields(reading.fields)
+        moment = reading.time
+        stamp = default_time if moment is None else to_timestamp(moment, self.precision)
+        return f"{series} {fields} {stamp}"
+
+    def _fields(self, fields: Mapping[str, object]) -> str:
+        if not fields:
+            raise RefusedReading("no fields")
+        keys = self._field_keys
+        parts = []
+        for key, value in fields.items():
+            escaped = keys.get(key)
+            if escaped is None:
+                escaped = _field_key(key)
+                if len(keys) < _SERIES_CACHE_LIMIT:
+                    keys[key] = escaped
+            parts.append(f"{escaped}={format_field_value(key, value)}")
+        return ",".join(parts)
+
+    @staticmethod
+    def _series_key(measurement: str, tags: Mapping[str, str] | None, gran: str) -> str:
+        pairs = [(GRANULARITY_TAG, GRANULARITY_TAG, escape_key("granularity", gran))]
+        for key, value in (tags or {}).items():
+            if key == GRANULARITY_TAG:
+                raise RefusedReading(
+                    "tag 'granularity' is set by pusher; pass Reading(granularity=...)"
+                )
+            if value is None or value == "":
+                continue  # InfluxDB has no empty tag values: the tag is simply absent
+            if type(value) is not str:
+                raise RefusedReading(f"tag {key!r} has a non-string value {value!r}")
+            _check_reserved("tag key", key)
+            pairs.append((key, escape_key("tag key", key), escape_key("tag value", value)))
+        pairs.sort()  # by the raw key, as InfluxDB orders a series key
+        escaped = escape_measurement(measurement)
+        return ",".join([escaped, *(f"{k}={v}" for _, k, v in pairs)])
+
+
+def _check_reserved(kind: str, key: str) -> None:
+    if key in _RESERVED_KEYS:
+        raise RefusedReading(f"{kind} {key!r} is reserved by InfluxDB")
+
+
+def _field_key(key: str) -> str:
+    _check_reserved("field key", key)
+    return escape_key("field key", key)
+
+
+def encode(reading: Reading, granularity: str = "hourly", default_time: int = 0,
+           precision: str = "s") -> str:
+    """Convenience one-shot encoding (the pipeline keeps one Encoder per source)."""
+    return Encoder(precision).encode(reading, granularity, default_time)

@@ -1,0 +1,115 @@
+"""One source over its windows: readings -> lines -> sink, and a record of how it went."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pusher.errors import RefusedReading
+from pusher.lineprotocol import Encoder, to_timestamp
+from pusher.reading import Reading, Window
+from pusher.sinks import Sink
+from pusher.spool import DeadLetter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunRecord:
+    """What one run of one source did; the summary line and the exit code come from it."""
+
+    source: str
+    windows: int = 0
+    readings: int = 0
+    written: int = 0
+    refused: int = 0
+    spooled: int = 0
+    duration: float = 0.0
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        if self.errors:
+            return "failed"
+        if self.refused or self.spooled:
+            return "partial"
+        return "done"
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "done"
+
+    def summary(self) -> str:
+        state = self.status if not self.errors else f"failed: {self.errors[0]}"
+        extra = f" spooled={self.spooled}" if self.spooled else ""
+        notes = "".join(f" ({note})" for note in self.notes)
+        return (f"- {self.source} windows={self.windows} readings={self.readings} "
+                f"written={self.written} refused={self.refused}{extra} [{state}]{notes} "
+                f"{self.duration:.1f}s")
+
+
+@dataclass
+class Run:
+    """Everything one run of a source needs, I/O passed in."""
+
+    name: str
+    source: Callable[..., Iterable[Reading]]
+    options: Mapping[str, Any]
+    granularity: str
+    encoder: Encoder
+    sink: Sink
+    dead_letter: DeadLetter | None = None
+    clock: Callable[[], float] = time.monotonic
+
+
+def collect(run: Run, windows: Sequence[Window]) -> RunRecord:
+    """Read every window, encode, hand lines to the sink; a failing window stays local."""
+    record = RunRecord(run.name)
+    started = run.clock()
+    for window in windows:
+        stamp = to_timestamp(window.start, run.encoder.precision)
+        try:
+            for reading in run.source(window, **run.options):
+                record.readings += 1
+                _encode_one(run, reading, stamp, record)
+        except Exception as exc:  # a source's failure, ours or a plugin's, is reported
+            message = f"{window}: {type(exc).__name__}: {exc}" if not _is_ours(exc) else \
+                f"{window}: {exc}"
+            log.error("source %s failed: %s", run.name, message, exc_info=not _is_ours(exc))
+            record.errors.append(message)
+        record.windows += 1
+    try:
+        counts = run.sink.close()
+    except Exception as exc:
+        record.errors.append(f"writing: {exc}")
+    else:
+        record.written += counts.written
+        record.refused += counts.refused
+        record.spooled += counts.spooled
+        record.errors.extend(counts.errors)
+    record.duration = run.clock() - started
+    return record
+
+
+def _encode_one(run: Run, reading: object, stamp: int, record: RunRecord) -> None:
+    try:
+        if not isinstance(reading, Reading):
+            raise RefusedReading(f"the source yielded a {type(reading).__name__}, not a Reading")
+        line = run.encoder.encode(reading, run.granularity, stamp)
+    except RefusedReading as exc:
+        record.refused += 1
+        log.warning("%s: refused %r: %s", run.name, reading, exc)
+        if run.dead_letter is not None:
+            run.dead_letter.add(run.name, str(exc), reading=repr(reading))
+        return
+    run.sink.add(line)
+
+
+def _is_ours(exc: Exception) -> bool:
+    from pusher.errors import PusherError
+
+    return isinstance(exc, PusherError)

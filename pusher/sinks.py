@@ -1,0 +1,112 @@
+"""Where encoded lines go: stdout for --dry-run, or the spool and then InfluxDB."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Protocol, TextIO
+
+from pusher.errors import WriteError
+from pusher.spool import DeadLetter, Spool, SpooledBatch
+from pusher.writers.delivery import Delivery
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SinkCounts:
+    written: int = 0
+    refused: int = 0
+    spooled: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class Sink(Protocol):
+    def add(self, line: str) -> None: ...
+
+    def close(self) -> SinkCounts: ...
+
+
+class StdoutSink:
+    """--dry-run: one point per line on stdout and nothing else."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self.counts = SinkCounts()
+
+    def add(self, line: str) -> None:
+        self.stream.write(line + "\n")
+        self.counts.written += 1
+
+    def close(self) -> SinkCounts:
+        self.stream.flush()
+        return self.counts
+
+
+class InfluxSink:
+    """Batches lines, spools each batch durably, then delivers it; a dead server stops posting."""
+
+    def __init__(self, source: str, spool: Spool, delivery: Delivery, dead_letter: DeadLetter,
+                 batch_size: int):
+        self.source = source
+        self.spool = spool
+        self.delivery = delivery
+        self.dead_letter = dead_letter
+        self.batch_size = batch_size
+        self.buffer: list[str] = []
+        self.counts = SinkCounts()
+        self.server_down = False
+
+    def add(self, line: str) -> None:
+        self.buffer.append(line)
+        if len(self.buffer) >= self.batch_size:
+            self._ship()
+
+    def close(self) -> SinkCounts:
+        if self.buffer:
+            self._ship()
+        return self.counts
+
+    def _ship(self) -> None:
+        lines, self.buffer = self.buffer, []
+        batch = self.spool.put(self.source, lines)
+        if self.server_down:
+            self.counts.spooled += len(lines)
+            return
+        if not deliver_batch(batch, lines, self.delivery, self.spool, self.dead_letter,
+                             self.counts):
+            self.counts.spooled += len(lines)
+            self.server_down = True
+
+
+def deliver_batch(batch: SpooledBatch, lines: list[str], delivery: Delivery, spool: Spool,
+                  dead_letter: DeadLetter, counts: SinkCounts) -> bool:
+    """Post one spooled batch; ack it when the server answered for every line."""
+    try:
+        outcome = delivery.send(lines)
+    except WriteError as exc:
+        counts.errors.append(str(exc))
+        log.warning("%s: %d points stay in the spool", exc, len(lines))
+        return False
+    for line, reason in outcome.refused or ():
+        dead_letter.add(batch.source, reason, line=line)
+        log.warning("InfluxDB refused a point of %s: %s", batch.source, reason)
+    counts.written += outcome.written
+    counts.refused += len(outcome.refused or ())
+    spool.ack(batch)
+    return True
+
+
+def flush_spool(spool: Spool, delivery: Delivery, dead_letter: DeadLetter,
+                source: str | None = None) -> SinkCounts:
+    """Replay what earlier runs left in the spool, oldest first; stop at the first failure."""
+    counts = SinkCounts()
+    for batch in spool.pending(source):
+        try:
+            lines = batch.lines()
+        except FileNotFoundError:  # flushed meanwhile by another process
+            continue
+        if not deliver_batch(batch, lines, delivery, spool, dead_letter, counts):
+            counts.spooled = sum(len(b.lines()) for b in spool.pending(source))
+            break
+    return counts

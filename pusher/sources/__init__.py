@@ -1,0 +1,79 @@
+"""The source registry: every type, ours included, is an entry point in `pusher.sources`.
+
+A source is a plain callable: `source(window, **options) -> Iterable[Reading]`, where the
+options are the keys of its `[sources.NAME]` table other than type, granularity, schedule,
+jitter, timeout and enabled. It may carry a `validate_options(options)` attribute that raises
+ValueError("key: problem") so that a bad config fails at start-up, not mid-run.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+from pusher.errors import ConfigError
+from pusher.reading import Reading, Window
+
+ENTRY_POINT_GROUP = "pusher.sources"
+Source = Callable[..., Iterable[Reading]]
+
+
+@cache
+def available_types() -> dict[str, EntryPoint]:
+    """Source types by name, from installed packages' entry points (not imported yet)."""
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def load_source(type_name: str, *, file: str | None = None, key: str | None = None) -> Source:
+    types = available_types()
+    if type_name not in types:
+        known = ", ".join(sorted(types)) or "none installed"
+        raise ConfigError(f"unknown source type {type_name!r} (available: {known})",
+                          file=file, key=key)
+    try:
+        loaded: Source = types[type_name].load()
+    except Exception as exc:  # a broken plugin must not look like our bug
+        raise ConfigError(f"source type {type_name!r} failed to load: {exc}",
+                          file=file, key=key) from exc
+    return loaded
+
+
+def check_options(source: Source, options: Mapping[str, Any], *, file: str | None,
+                  key: str) -> None:
+    """Fail at start-up on options the callable does not take or lacks."""
+    try:
+        inspect.signature(source).bind(None, **options)
+    except TypeError as exc:
+        raise ConfigError(_signature_problem(str(exc)), file=file, key=key) from None
+    validate = getattr(source, "validate_options", None)
+    if validate is not None:
+        try:
+            validate(options)
+        except ValueError as exc:
+            sub, _, problem = str(exc).partition(": ")
+            if not problem:
+                sub, problem = "", sub
+            raise ConfigError(problem, file=file, key=f"{key}.{sub}" if sub else key) from None
+
+
+def _signature_problem(message: str) -> str:
+    # inspect says "missing a required argument: 'url'" / "got an unexpected keyword argument"
+    return message.replace("got an unexpected keyword argument", "unknown option").replace(
+        "missing a required argument", "missing option"
+    )
+
+
+def describe(type_name: str) -> str:
+    """First line of a source type's docstring, for `pusher sources`."""
+    try:
+        doc = inspect.getdoc(available_types()[type_name].load()) or ""
+    except Exception as exc:
+        return f"(failed to load: {exc})"
+    return doc.splitlines()[0] if doc else ""
+
+
+__all__ = ["ENTRY_POINT_GROUP", "Reading", "Source", "Window", "available_types",
+           "check_options", "describe", "load_source"]

@@ -1,0 +1,130 @@
+"""A durable on-disk queue of batches waiting for InfluxDB, and the dead-letter file.
+
+Each batch is one file, written to a temporary name, fsynced and renamed into place, so a
+process killed at any moment leaves either the whole batch or none of it. A batch file is
+removed only after the server acknowledged it; replaying one twice is harmless because
+every point carries its window's timestamp.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+_SUFFIX = ".lp"
+_STALE_SECONDS = 600
+
+
+class SpoolFull(Exception):
+    """The spool holds its size cap: refuse more rather than fill the disk."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpooledBatch:
+    path: Path
+    source: str
+
+    def lines(self) -> list[str]:
+        return self.path.read_text(encoding="utf-8").splitlines()
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Spool:
+    def __init__(self, directory: Path, max_bytes: int = DEFAULT_MAX_BYTES):
+        self.directory = directory
+        self.max_bytes = max_bytes
+        directory.mkdir(parents=True, exist_ok=True)
+        self._sequence = time.time_ns()
+        # Kept up to date by put/ack rather than re-summed on every put.
+        self._size = self.size_bytes()
+
+    def put(self, source: str, lines: list[str]) -> SpooledBatch:
+        """Persist a batch before it is posted; raises SpoolFull at the size cap."""
+        body = ("\n".join(lines) + "\n").encode()
+        if self._size + len(body) > self.max_bytes:
+            raise SpoolFull(f"spool {self.directory} holds {self._size} bytes, "
+                            f"its cap is {self.max_bytes}; flush it or raise the cap")
+        # Sequence numbers sort by creation, so a flush replays batches in order.
+        self._sequence = max(self._sequence + 1, time.time_ns())
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in source) or "source"
+        final = self.directory / f"{self._sequence:020d}-{os.getpid()}-{safe}{_SUFFIX}"
+        temporary = final.with_suffix(".tmp")
+        with open(temporary, "wb") as handle:
+            handle.write(body)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, final)
+        _fsync_dir(self.directory)
+        self._size += len(body)
+        return SpooledBatch(final, source)
+
+    def ack(self, batch: SpooledBatch) -> None:
+        """The server has the batch: forget it."""
+        try:
+            size = batch.path.stat().st_size
+            batch.path.unlink()
+        except FileNotFoundError:  # another process flushed it first
+            return
+        self._size = max(0, self._size - size)
+
+    def pending(self, source: str | None = None) -> Iterator[SpooledBatch]:
+        """Spooled batches, oldest first; leftovers of an interrupted put are removed."""
+        for path in sorted(self.directory.glob(f"*{_SUFFIX}")):
+            name = path.stem.split("-", 2)[-1]
+            if source is None or name == source:
+                yield SpooledBatch(path, name)
+        # A .tmp file is a put that was interrupted (or is under way in another process:
+        # hence the age limit); its batch was never posted, its window is re-collected.
+        cutoff = time.time() - _STALE_SECONDS
+        for stale in self.directory.glob("*.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                if stale.stat().st_mtime < cutoff:
+                    stale.unlink()
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.directory.glob(f"*{_SUFFIX}"))
+
+    def count_lines(self) -> int:
+        return sum(len(batch.lines()) for batch in self.pending())
+
+
+class DeadLetter:
+    """Append-only JSON lines of what was refused, each with the reason."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def add(self, source: str, reason: str, line: str | None = None,
+            reading: str | None = None) -> None:
+        record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                  "source": source, "reason": reason}
+        if line is not None:
+            record["line"] = line
+        if reading is not None:
+            record["reading"] = reading
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def records(self) -> Iterator[dict[str, str]]:
+        if not self.path.exists():
+            return
+        with open(self.path, encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip():
+                    yield json.loads(line)

@@ -1,0 +1,562 @@
+"""Real InfluxDB 1.x, VictoriaMetrics, Prometheus and PostgreSQL servers for tests."""
+
+import glob
+import json
+import os
+import pwd
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import requests
+
+POLL_INTERVAL = 0.05
+LOG_TAIL_LINES = 40
+# A read-only InfluxQL statement may go over GET; everything else must be POSTed.
+_INFLUXQL_READ = re.compile(r"^\s*(SELECT|SHOW|EXPLAIN)\b", re.IGNORECASE)
+_INFLUXQL_INTO = re.compile(r"\bINTO\b", re.IGNORECASE)
+
+
+class ServerError(RuntimeError):
+    """A test server could not be found, started or stopped."""
+
+
+class QueryError(RuntimeError):
+    """A server answered a query with an error."""
+
+
+class _PortTaken(Exception):
+    """Another process bound our port between picking it and the server binding it."""
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def find_binary(name: str, env_var: str, package: str) -> str:
+    """Locate an executable: $env_var first, then PATH; fail loudly, never skip."""
+    path = os.environ.get(env_var) or shutil.which(name)
+    if not path or not os.access(path, os.X_OK):
+        raise ServerError(
+            f"{name} not found (looked at ${env_var} and PATH): "
+            f"install it with `apt-get install {package}` or set {env_var}"
+        )
+    return path
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """Return the last lines of a log file, or a note that there is none."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return f"(no log at {path})"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _http_ok(url: str, status: int) -> bool:
+    try:
+        return requests.get(url, timeout=1).status_code == status
+    except requests.RequestException:
+        return False
+
+
+class _Server:
+    """What every test server exposes: where it listens, where it keeps state and logs."""
+
+    name = "server"
+
+    def __init__(self, base_dir: Path) -> None:
+        self.base_dir = Path(base_dir)
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir = self.base_dir / "data"
+        self.log_path = self.base_dir / f"{self.name}.log"
+        self.port = free_port()
+        # Ports may only move before the first successful start: restarts keep them.
+        self._started_once = False
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self, timeout: float = 10.0) -> None:
+        raise NotImplementedError
+
+    def restart(self) -> Self:
+        """Stop and start again on the same port(s) and data directory."""
+        self.stop()
+        return self.start()
+
+    def close(self) -> None:
+        """Stop for good (the end of a session)."""
+        self.stop()
+
+    def _reallocate_ports(self) -> None:
+        self.port = free_port()
+
+    def _start_with_retries(self, start_once: Any) -> None:
+        # Picking a free port and the server binding it race with every other process on
+        # the machine, so a first start that loses the race moves to fresh ports.
+        attempts = 1 if self._started_once else 3
+        for attempt in range(attempts):
+            try:
+                start_once()
+            except _PortTaken:
+                if attempt == attempts - 1:
+                    raise ServerError(
+                        f"{self.name}: port {self.port} already in use; log {self.log_path}:\n"
+                        f"{log_tail(self.log_path)}"
+                    ) from None
+                self._reallocate_ports()
+            else:
+                self._started_once = True
+                return
+
+    def _fail(self, what: str) -> ServerError:
+        return ServerError(f"{self.name} {what}; log {self.log_path}:\n{log_tail(self.log_path)}")
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class _ProcessServer(_Server):
+    """A server run in the foreground as our child process, logging to one file."""
+
+    ready_path = "/"
+    ready_status = 200
+
+    def __init__(self, base_dir: Path, ready_timeout: float = 30.0) -> None:
+        super().__init__(base_dir)
+        self.ready_timeout = ready_timeout
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def _command(self) -> list[str]:
+        raise NotImplementedError
+
+    def _prepare(self) -> None:
+        """Write config files and create directories; called before every start."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    def _ready(self) -> bool:
+        return _http_ok(self.url + self.ready_path, self.ready_status)
+
+    def start(self) -> Self:
+        if not self.running:
+            self._start_with_retries(self._start_once)
+        return self
+
+    def _start_once(self) -> None:
+        self._prepare()
+        # Remember where this start's output begins: the log accumulates across restarts.
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        with self.log_path.open("ab") as log:
+            self._proc = subprocess.Popen(
+                self._command(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.base_dir,
+            )
+        deadline = time.monotonic() + self.ready_timeout
+        while not self._ready():
+            code = self._proc.poll()
+            if code is not None:
+                self._proc = None
+                with self.log_path.open("rb") as log:
+                    log.seek(offset)
+                    if b"address already in use" in log.read().lower():
+                        raise _PortTaken
+                raise self._fail(f"exited with code {code} while starting")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise self._fail(f"not ready after {self.ready_timeout:.0f}s")
+            time.sleep(POLL_INTERVAL)
+        # Something else answering on our port would also look ready; make sure it is us.
+        if self._proc.poll() is not None:
+            self._proc = None
+            raise _PortTaken
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Terminate gracefully; kill if it does not exit within timeout seconds."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def kill(self) -> None:
+        """Die abruptly (SIGKILL), like a crash or an OOM kill; start() recovers."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+class InfluxDB1(_ProcessServer):
+    """InfluxDB 1.x (`influxd run`): the 1.x write/query API and continuous queries."""
+
+    name = "influxdb"
+    ready_path = "/ping"
+    ready_status = 204
+
+    def __init__(self, base_dir: Path, ready_timeout: float = 30.0) -> None:
+        super().__init__(base_dir, ready_timeout)
+        self.binary = find_binary("influxd", "PUSHER_TEST_INFLUXD", "influxdb")
+        # influxd always listens for backup/restore RPC too; the default 8088 would clash.
+        self.rpc_port = free_port()
+        self.config_path = self.base_dir / "influxdb.conf"
+
+    def _reallocate_ports(self) -> None:
+        super()._reallocate_ports()
+        self.rpc_port = free_port()
+
+    def _prepare(self) -> None:
+        super()._prepare()
+        # Debian's build reads `reporting-enabled`, upstream `reporting-disabled`; influxd
+        # ignores unknown keys, so both are set. The _internal monitor store is off so
+        # SHOW DATABASES lists only what tests create. CQs run every second, not every
+        # minute, so rollup tests finish in seconds.
+        self.config_path.write_text(
+            f"""\
+reporting-disabled = true
+reporting-enabled = false
+bind-address = "127.0.0.1:{self.rpc_port}"
+
+[meta]
+  dir = "{self.data_dir / "meta"}"
+
+[data]
+  dir = "{self.data_dir / "data"}"
+  wal-dir = "{self.data_dir / "wal"}"
+  query-log-enabled = false
+
+[http]
+  bind-address = "127.0.0.1:{self.port}"
+  auth-enabled = false
+  log-enabled = false
+
+[monitor]
+  store-enabled = false
+
+[continuous_queries]
+  enabled = true
+  log-enabled = true
+  run-interval = "1s"
+
+[logging]
+  suppress-logo = true
+"""
+        )
+
+    def _command(self) -> list[str]:
+        return [self.binary, "run", "-config", str(self.config_path)]
+
+    def query(
+        self,
+        q: str,
+        db: str | None = None,
+        method: str | None = None,
+        epoch: str | None = None,
+        check: bool = True,
+    ) -> dict[str, Any]:
+        """Run InfluxQL and return the parsed JSON; raise QueryError on any error if check."""
+        if method is None:
+            # influxd refuses writes (CREATE, DROP, SELECT ... INTO) over GET.
+            is_read = _INFLUXQL_READ.match(q) and not _INFLUXQL_INTO.search(q)
+            method = "GET" if is_read else "POST"
+        params = {"q": q} | ({"db": db} if db else {}) | ({"epoch": epoch} if epoch else {})
+        if method.upper() == "GET":
+            resp = requests.get(f"{self.url}/query", params=params, timeout=30)
+        else:
+            resp = requests.post(f"{self.url}/query", data=params, timeout=30)
+        try:
+            body: dict[str, Any] = resp.json()
+        except ValueError:
+            body = {"error": resp.text}
+        errors = [body["error"]] if "error" in body else []
+        errors += [r["error"] for r in body.get("results", []) if "error" in r]
+        if check and (errors or not resp.ok):
+            raise QueryError(f"{q!r} -> HTTP {resp.status_code}: {errors or resp.text}")
+        return body
+
+    def select(self, q: str, db: str, epoch: str = "s") -> list[dict[str, Any]]:
+        """Run one read query and return its rows as dicts, group-by tags included."""
+        rows = []
+        for series in self.query(q, db=db, epoch=epoch)["results"][0].get("series", []):
+            tags = series.get("tags", {})
+            rows += [tags | dict(zip(series["columns"], v)) for v in series["values"]]
+        return rows
+
+    def create_database(self, name: str) -> None:
+        self.query(f"CREATE DATABASE {quote_ident(name)}")
+
+
+def quote_ident(name: str) -> str:
+    """Quote an InfluxQL identifier."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class VictoriaMetrics(_ProcessServer):
+    """VictoriaMetrics single node: a stand-in for the InfluxDB 2.x write API."""
+
+    name = "victoria-metrics"
+    ready_path = "/health"
+
+    def __init__(self, base_dir: Path, ready_timeout: float = 30.0) -> None:
+        super().__init__(base_dir, ready_timeout)
+        self.binary = find_binary("victoria-metrics", "PUSHER_TEST_VICTORIA_METRICS",
+                                  "victoria-metrics")
+
+    def _command(self) -> list[str]:
+        return [
+            self.binary,
+            f"-storageDataPath={self.data_dir}",
+            f"-httpListenAddr=127.0.0.1:{self.port}",
+            # The default one-month retention silently drops older points (still 204),
+            # which would hide backfills of fixed historic windows.
+            "-retentionPeriod=100y",
+            # Make points visible to queries at once instead of after 30s / from cache.
+            "-search.latencyOffset=0s",
+            "-search.disableCache",
+        ]
+
+    def export(self, match: str = '{__name__!=""}') -> list[dict[str, Any]]:
+        """Return every series matching the selector as {metric, values, timestamps}."""
+        # Fresh writes sit in an in-memory buffer for up to a second before they are
+        # searchable; force_flush makes them visible now.
+        requests.get(f"{self.url}/internal/force_flush", timeout=30).raise_for_status()
+        resp = requests.get(f"{self.url}/api/v1/export", params={"match[]": match}, timeout=30)
+        if not resp.ok:
+            raise QueryError(f"export {match!r} -> HTTP {resp.status_code}: {resp.text}")
+        return [json.loads(line) for line in resp.text.splitlines() if line.strip()]
+
+
+class Prometheus(_ProcessServer):
+    """Prometheus scraping itself (job "prometheus") and any extra targets every second."""
+
+    name = "prometheus"
+    ready_path = "/-/ready"
+
+    def __init__(
+        self,
+        base_dir: Path,
+        extra_targets: dict[str, list[str]] | None = None,
+        ready_timeout: float = 30.0,
+    ) -> None:
+        super().__init__(base_dir, ready_timeout)
+        self.binary = find_binary("prometheus", "PUSHER_TEST_PROMETHEUS", "prometheus")
+        self.extra_targets = extra_targets or {}
+        self.config_path = self.base_dir / "prometheus.yml"
+
+    def _prepare(self) -> None:
+        super()._prepare()
+        jobs = {"prometheus": [f"127.0.0.1:{self.port}"]} | self.extra_targets
+        config = {
+            "global": {"scrape_interval": "1s", "scrape_timeout": "1s",
+                       "evaluation_interval": "1s"},
+            "scrape_configs": [
+                {"job_name": job, "static_configs": [{"targets": targets}]}
+                for job, targets in jobs.items()
+            ],
+        }
+        # JSON is valid YAML, so no YAML library is needed.
+        self.config_path.write_text(json.dumps(config, indent=2))
+
+    def _command(self) -> list[str]:
+        return [
+            self.binary,
+            f"--config.file={self.config_path}",
+            f"--storage.tsdb.path={self.data_dir}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+        ]
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        """Evaluate an instant query now and return data.result."""
+        resp = requests.get(f"{self.url}/api/v1/query", params={"query": promql}, timeout=30)
+        body = resp.json()
+        if body.get("status") != "success":
+            raise QueryError(f"{promql!r} -> HTTP {resp.status_code}: {body}")
+        result: list[dict[str, Any]] = body["data"]["result"]
+        return result
+
+    def wait_for_samples(self, query: str = "up", timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Poll an instant query until it returns something (first scrape takes ~6s)."""
+        deadline = time.monotonic() + timeout
+        while not (result := self.query(query)):
+            if time.monotonic() > deadline:
+                raise self._fail(f"returned nothing for {query!r} within {timeout:.0f}s")
+            time.sleep(POLL_INTERVAL * 4)
+        return result
+
+
+class PostgreSQL(_Server):
+    """A throw-away PostgreSQL cluster with one password-protected role and database."""
+
+    name = "postgresql"
+
+    def __init__(
+        self,
+        base_dir: Path,
+        user: str = "pusher",
+        password: str = "pusher",
+        dbname: str = "pusher",
+        ready_timeout: float = 30.0,
+    ) -> None:
+        self.bindir = _postgres_bindir()
+        self._as_root = os.geteuid() == 0
+        self._private_dir: Path | None = None
+        if self._as_root:
+            # initdb/pg_ctl refuse root, and the postgres user cannot enter pytest's base
+            # temp dir (/tmp/pytest-of-root is 0700). A short private dir in /tmp also
+            # keeps the socket path under the 107-byte limit of unix socket addresses.
+            base_dir = self._private_dir = Path(tempfile.mkdtemp(prefix="pusher-pg-"))
+            owner = pwd.getpwnam("postgres")
+            os.chown(base_dir, owner.pw_uid, owner.pw_gid)
+        super().__init__(base_dir)
+        self.socket_dir = self.base_dir / "sock"
+        self.user, self.password, self.dbname = user, password, dbname
+        self.ready_timeout = ready_timeout
+
+    @property
+    def dsn(self) -> str:
+        return f"postgresql://{self.user}:{self.password}@127.0.0.1:{self.port}/{self.dbname}"
+
+    @property
+    def url(self) -> str:
+        return self.dsn
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.dsn.replace("postgresql://", "postgresql+psycopg2://", 1)
+
+    @property
+    def running(self) -> bool:
+        return self._pg_ctl("status").returncode == 0
+
+    def _run(self, cmd: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        if self._as_root:
+            cmd = [find_binary("runuser", "PUSHER_TEST_RUNUSER", "util-linux"),
+                   "-u", "postgres", "--", *cmd]
+        return subprocess.run(cmd, cwd=self.base_dir, env=env, capture_output=True, text=True,
+                              timeout=self.ready_timeout + 10)
+
+    def _pg_ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return self._run([str(self.bindir / "pg_ctl"), "-D", str(self.data_dir), *args])
+
+    def start(self) -> Self:
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb()
+        if not self.running:
+            self._start_with_retries(self._start_once)
+        return self
+
+    def _initdb(self) -> None:
+        # Password auth over TCP (what pusher uses); trust on the socket, which lives in
+        # a directory only the cluster owner can enter, for creating the role.
+        done = self._run([
+            str(self.bindir / "initdb"), "-D", str(self.data_dir), "-U", "postgres",
+            "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C",
+            "--no-sync", "--no-instructions",
+        ])
+        if done.returncode != 0:
+            raise ServerError(f"initdb failed:\n{done.stdout}{done.stderr}")
+
+    def _start_once(self) -> None:
+        self._run(["mkdir", "-p", str(self.socket_dir)])
+        # fsync off: a test cluster trades durability for speed.
+        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.socket_dir} "
+                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+        # -w makes pg_ctl poll until the server accepts connections.
+        done = self._pg_ctl("-l", str(self.log_path), "-o", options, "-w",
+                            "-t", str(int(self.ready_timeout)), "start")
+        if done.returncode != 0:
+            if "could not bind" in log_tail(self.log_path):
+                raise _PortTaken
+            raise self._fail(f"did not start: {done.stdout}{done.stderr}")
+        if not self._started_once:
+            self._create_role_and_database()
+
+    def _create_role_and_database(self) -> None:
+        done = self._run([
+            str(self.bindir / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+            "-h", str(self.socket_dir), "-p", str(self.port), "-U", "postgres", "-d", "postgres",
+            "-c", f"CREATE ROLE {self.user} LOGIN PASSWORD '{self.password}'",
+            "-c", f"CREATE DATABASE {self.dbname} OWNER {self.user}",
+        ])
+        if done.returncode != 0:
+            raise self._fail(f"could not create role/database: {done.stderr}")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop with fast shutdown (abort sessions); immediate shutdown if that hangs."""
+        if not (self.data_dir / "postmaster.pid").exists():
+            return
+        if self._pg_ctl("-m", "fast", "-w", "-t", str(int(timeout)), "stop").returncode != 0:
+            self._pg_ctl("-m", "immediate", "-w", "stop")
+
+    def close(self) -> None:
+        self.stop()
+        if self._private_dir is not None:
+            shutil.rmtree(self._private_dir, ignore_errors=True)
+
+    def psql(self, sql: str) -> str:
+        """Run SQL as the test role over TCP; return unaligned, tuples-only output."""
+        done = subprocess.run(
+            [str(self.bindir / "psql"), "-X", "-qAt", "-v", "ON_ERROR_STOP=1",
+             "-d", self.dsn, "-c", sql],
+            capture_output=True, text=True, timeout=60,
+        )
+        if done.returncode != 0:
+            raise QueryError(f"{sql!r}: {done.stderr.strip()}")
+        return done.stdout
+
+
+def _postgres_bindir() -> Path:
+    """Find initdb/pg_ctl: $PUSHER_TEST_PG_BINDIR, Debian's versioned dir, then PATH."""
+    candidates = [os.environ.get("PUSHER_TEST_PG_BINDIR", "")]
+    # Debian keeps the server tools off PATH, one directory per major version.
+    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"),
+                         key=lambda p: int(Path(p).parent.name), reverse=True)
+    candidates.append(os.path.dirname(shutil.which("initdb") or ""))
+    for bindir in filter(None, candidates):
+        if all(os.access(Path(bindir, tool), os.X_OK) for tool in ("initdb", "pg_ctl", "psql")):
+            return Path(bindir)
+    raise ServerError(
+        "PostgreSQL server tools (initdb, pg_ctl, psql) not found: "
+        "install them with `apt-get install postgresql` or set PUSHER_TEST_PG_BINDIR"
+    )
