@@ -35,9 +35,11 @@ class InfluxConfig:
     api: str = "v2"
     org: str = ""
     bucket: str = "pusher"
+    daily_bucket: str = ""  # 2.x bucket for daily points; empty: the same as `bucket`
     token: str = field(default="", repr=False)
     database: str = "pusher"
     retention_policy: str = ""
+    daily_retention_policy: str = ""  # 1.x, for daily points; empty: `retention_policy`
     username: str = ""
     password: str = field(default="", repr=False)
     precision: str = "s"
@@ -46,6 +48,16 @@ class InfluxConfig:
     retries: int = 5
     gzip: bool = False
     verify_ssl: bool = True
+
+    def bucket_for(self, granularity: str) -> str:
+        """The 2.x bucket that points of `granularity` go to."""
+        return self.daily_bucket or self.bucket if granularity == "daily" else self.bucket
+
+    def retention_policy_for(self, granularity: str) -> str:
+        """The 1.x retention policy that points of `granularity` go to ("" = the default)."""
+        if granularity == "daily":
+            return self.daily_retention_policy or self.retention_policy
+        return self.retention_policy
 
 
 @dataclass(frozen=True)

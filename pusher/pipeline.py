@@ -100,13 +100,14 @@ def _encode_one(run: Run, reading: object, stamp: int, record: RunRecord) -> Non
         if not isinstance(reading, Reading):
             raise RefusedReading(f"the source yielded a {type(reading).__name__}, not a Reading")
         line = run.encoder.encode(reading, run.granularity, stamp)
+        granularity = str(reading.granularity or run.granularity)
     except RefusedReading as exc:
         record.refused += 1
         log.warning("%s: refused %r: %s", run.name, reading, exc)
         if run.dead_letter is not None:
             run.dead_letter.add(run.name, str(exc), reading=repr(reading))
         return
-    run.sink.add(line)
+    run.sink.add(line, granularity)
 
 
 def _is_ours(exc: Exception) -> bool:

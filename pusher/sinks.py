@@ -22,7 +22,7 @@ class SinkCounts:
 
 
 class Sink(Protocol):
-    def add(self, line: str) -> None: ...
+    def add(self, line: str, granularity: str) -> None: ...
 
     def close(self) -> SinkCounts: ...
 
@@ -34,7 +34,7 @@ class StdoutSink:
         self.stream = stream
         self.counts = SinkCounts()
 
-    def add(self, line: str) -> None:
+    def add(self, line: str, granularity: str) -> None:
         self.stream.write(line + "\n")
         self.counts.written += 1
 
@@ -53,23 +53,28 @@ class InfluxSink:
         self.delivery = delivery
         self.dead_letter = dead_letter
         self.batch_size = batch_size
-        self.buffer: list[str] = []
+        # One buffer per granularity: each goes to its own bucket or retention policy.
+        self.buffers: dict[str, list[str]] = {}
         self.counts = SinkCounts()
         self.server_down = False
 
-    def add(self, line: str) -> None:
-        self.buffer.append(line)
-        if len(self.buffer) >= self.batch_size:
-            self._ship()
+    def add(self, line: str, granularity: str) -> None:
+        buffer = self.buffers.get(granularity)
+        if buffer is None:
+            buffer = self.buffers[granularity] = []
+        buffer.append(line)
+        if len(buffer) >= self.batch_size:
+            self._ship(granularity)
 
     def close(self) -> SinkCounts:
-        if self.buffer:
-            self._ship()
+        for granularity, buffer in list(self.buffers.items()):
+            if buffer:
+                self._ship(granularity)
         return self.counts
 
-    def _ship(self) -> None:
-        lines, self.buffer = self.buffer, []
-        batch = self.spool.put(self.source, lines)
+    def _ship(self, granularity: str) -> None:
+        lines, self.buffers[granularity] = self.buffers[granularity], []
+        batch = self.spool.put(self.source, lines, granularity)
         if self.server_down:
             self.counts.spooled += len(lines)
             return
@@ -83,7 +88,7 @@ def deliver_batch(batch: SpooledBatch, lines: list[str], delivery: Delivery, spo
                   dead_letter: DeadLetter, counts: SinkCounts) -> bool:
     """Post one spooled batch; ack it when the server answered for every line."""
     try:
-        outcome = delivery.send(lines)
+        outcome = delivery.send(lines, batch.granularity)
     except WriteError as exc:
         counts.errors.append(str(exc))
         log.warning("%s: %d points stay in the spool", exc, len(lines))

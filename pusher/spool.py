@@ -29,6 +29,7 @@ class SpoolFull(Exception):
 class SpooledBatch:
     path: Path
     source: str
+    granularity: str = "hourly"
 
     def lines(self) -> list[str]:
         return self.path.read_text(encoding="utf-8").splitlines()
@@ -51,7 +52,7 @@ class Spool:
         # Kept up to date by put/ack rather than re-summed on every put.
         self._size = self.size_bytes()
 
-    def put(self, source: str, lines: list[str]) -> SpooledBatch:
+    def put(self, source: str, lines: list[str], granularity: str = "hourly") -> SpooledBatch:
         """Persist a batch before it is posted; raises SpoolFull at the size cap."""
         body = ("\n".join(lines) + "\n").encode()
         if self._size + len(body) > self.max_bytes:
@@ -60,7 +61,8 @@ class Spool:
         # Sequence numbers sort by creation, so a flush replays batches in order.
         self._sequence = max(self._sequence + 1, time.time_ns())
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in source) or "source"
-        final = self.directory / f"{self._sequence:020d}-{os.getpid()}-{safe}{_SUFFIX}"
+        final = self.directory / (
+            f"{self._sequence:020d}-{os.getpid()}-{granularity}-{safe}{_SUFFIX}")
         temporary = final.with_suffix(".tmp")
         with open(temporary, "wb") as handle:
             handle.write(body)
@@ -69,7 +71,7 @@ class Spool:
         os.replace(temporary, final)
         _fsync_dir(self.directory)
         self._size += len(body)
-        return SpooledBatch(final, source)
+        return SpooledBatch(final, source, granularity)
 
     def ack(self, batch: SpooledBatch) -> None:
         """The server has the batch: forget it."""
@@ -83,9 +85,9 @@ class Spool:
     def pending(self, source: str | None = None) -> Iterator[SpooledBatch]:
         """Spooled batches, oldest first; leftovers of an interrupted put are removed."""
         for path in sorted(self.directory.glob(f"*{_SUFFIX}")):
-            name = path.stem.split("-", 2)[-1]
+            _sequence, _pid, granularity, name = path.stem.split("-", 3)
             if source is None or name == source:
-                yield SpooledBatch(path, name)
+                yield SpooledBatch(path, name, granularity)
         # A .tmp file is a put that was interrupted (or is under way in another process:
         # hence the age limit); its batch was never posted, its window is re-collected.
         cutoff = time.time() - _STALE_SECONDS

@@ -1,11 +1,13 @@
 """Real InfluxDB 1.x, VictoriaMetrics, Prometheus and PostgreSQL servers for tests."""
 
+import contextlib
 import glob
 import json
 import os
 import pwd
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -63,6 +65,13 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a server and every process in its group, then reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 def _http_ok(url: str, status: int) -> bool:
     try:
         return requests.get(url, timeout=1).status_code == status
@@ -71,88 +80,28 @@ def _http_ok(url: str, status: int) -> bool:
 
 
 class _Server:
-    """What every test server exposes: where it listens, where it keeps state and logs."""
+    """A server run in the foreground as our child process, logging to one file."""
 
     name = "server"
+    ready_path = "/"
+    ready_status = 200
+    # The signal that asks for a prompt, clean shutdown.
+    stop_signal = signal.SIGTERM
 
-    def __init__(self, base_dir: Path) -> None:
+    def __init__(self, base_dir: Path, ready_timeout: float = 30.0) -> None:
         self.base_dir = Path(base_dir)
         self.base_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir = self.base_dir / "data"
         self.log_path = self.base_dir / f"{self.name}.log"
         self.port = free_port()
+        self.ready_timeout = ready_timeout
+        self._proc: subprocess.Popen[bytes] | None = None
         # Ports may only move before the first successful start: restarts keep them.
         self._started_once = False
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def running(self) -> bool:
-        raise NotImplementedError
-
-    def start(self) -> Self:
-        raise NotImplementedError
-
-    def stop(self, timeout: float = 10.0) -> None:
-        raise NotImplementedError
-
-    def restart(self) -> Self:
-        """Stop and start again on the same port(s) and data directory."""
-        self.stop()
-        return self.start()
-
-    def close(self) -> None:
-        """Stop for good (the end of a session)."""
-        self.stop()
-
-    def _reallocate_ports(self) -> None:
-        self.port = free_port()
-
-    def _start_with_retries(self, start_once: Any) -> None:
-        # Picking a free port and the server binding it race with every other process on
-        # the machine, so a first start that loses the race moves to fresh ports.
-        attempts = 1 if self._started_once else 3
-        for attempt in range(attempts):
-            try:
-                start_once()
-            except _PortTaken:
-                if attempt == attempts - 1:
-                    raise ServerError(
-                        f"{self.name}: port {self.port} already in use; log {self.log_path}:\n"
-                        f"{log_tail(self.log_path)}"
-                    ) from None
-                self._reallocate_ports()
-            else:
-                self._started_once = True
-                return
-
-    def _fail(self, what: str) -> ServerError:
-        return ServerError(f"{self.name} {what}; log {self.log_path}:\n{log_tail(self.log_path)}")
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class _ProcessServer(_Server):
-    """A server run in the foreground as our child process, logging to one file."""
-
-    ready_path = "/"
-    ready_status = 200
-
-    def __init__(self, base_dir: Path, ready_timeout: float = 30.0) -> None:
-        super().__init__(base_dir)
-        self.ready_timeout = ready_timeout
-        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def running(self) -> bool:
@@ -169,12 +118,34 @@ class _ProcessServer(_Server):
         """Write config files and create directories; called before every start."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
 
+    def _popen_options(self) -> dict[str, Any]:
+        # An own process group lets kill() take down helper processes too (PostgreSQL's
+        # backends), and keeps a Ctrl-C on pytest from racing the fixtures' teardown.
+        return {"cwd": self.base_dir, "process_group": 0}
+
     def _ready(self) -> bool:
         return _http_ok(self.url + self.ready_path, self.ready_status)
 
+    def _reallocate_ports(self) -> None:
+        self.port = free_port()
+
     def start(self) -> Self:
-        if not self.running:
-            self._start_with_retries(self._start_once)
+        """Start and wait until ready; a no-op if already running."""
+        if self.running:
+            return self
+        # Picking a free port and the server binding it race with every other process on
+        # the machine, so a first start that loses the race moves to fresh ports.
+        attempts = 1 if self._started_once else 3
+        for attempt in range(1, attempts + 1):
+            try:
+                self._start_once()
+            except _PortTaken:
+                if attempt == attempts:
+                    raise self._fail(f"could not bind port {self.port}") from None
+                self._reallocate_ports()
+            else:
+                self._started_once = True
+                break
         return self
 
     def _start_once(self) -> None:
@@ -182,16 +153,16 @@ class _ProcessServer(_Server):
         # Remember where this start's output begins: the log accumulates across restarts.
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
-            self._proc = subprocess.Popen(
+            self._proc = proc = subprocess.Popen(
                 self._command(),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                cwd=self.base_dir,
+                **self._popen_options(),
             )
         deadline = time.monotonic() + self.ready_timeout
         while not self._ready():
-            code = self._proc.poll()
+            code = proc.poll()
             if code is not None:
                 self._proc = None
                 with self.log_path.open("rb") as log:
@@ -203,32 +174,54 @@ class _ProcessServer(_Server):
                 self.stop()
                 raise self._fail(f"not ready after {self.ready_timeout:.0f}s")
             time.sleep(POLL_INTERVAL)
-        # Something else answering on our port would also look ready; make sure it is us.
-        if self._proc.poll() is not None:
+        # A foreign server that grabbed our port answers the poll while ours dies of the
+        # bind error; catch the cases where it has died already.
+        if proc.poll() is not None:
             self._proc = None
             raise _PortTaken
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Terminate gracefully; kill if it does not exit within timeout seconds."""
+        """Shut down cleanly; SIGKILL if that takes longer than timeout seconds."""
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
             return
-        proc.terminate()
+        proc.send_signal(self.stop_signal)
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            _kill_group(proc)
 
     def kill(self) -> None:
         """Die abruptly (SIGKILL), like a crash or an OOM kill; start() recovers."""
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait()
+            _kill_group(proc)
+
+    def restart(self) -> Self:
+        """Stop and start again on the same port(s) and data directory."""
+        self.stop()
+        return self.start()
+
+    def close(self) -> None:
+        """Stop for good (the end of a session)."""
+        self.stop()
+
+    def _fail(self, what: str) -> ServerError:
+        return ServerError(f"{self.name} {what}; log {self.log_path}:\n{log_tail(self.log_path)}")
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
-class InfluxDB1(_ProcessServer):
+class InfluxDB1(_Server):
     """InfluxDB 1.x (`influxd run`): the 1.x write/query API and continuous queries."""
 
     name = "influxdb"
@@ -320,7 +313,7 @@ bind-address = "127.0.0.1:{self.rpc_port}"
         rows = []
         for series in self.query(q, db=db, epoch=epoch)["results"][0].get("series", []):
             tags = series.get("tags", {})
-            rows += [tags | dict(zip(series["columns"], v)) for v in series["values"]]
+            rows += [tags | dict(zip(series["columns"], v, strict=True)) for v in series["values"]]
         return rows
 
     def create_database(self, name: str) -> None:
@@ -332,7 +325,7 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-class VictoriaMetrics(_ProcessServer):
+class VictoriaMetrics(_Server):
     """VictoriaMetrics single node: a stand-in for the InfluxDB 2.x write API."""
 
     name = "victoria-metrics"
@@ -340,8 +333,9 @@ class VictoriaMetrics(_ProcessServer):
 
     def __init__(self, base_dir: Path, ready_timeout: float = 30.0) -> None:
         super().__init__(base_dir, ready_timeout)
-        self.binary = find_binary("victoria-metrics", "PUSHER_TEST_VICTORIA_METRICS",
-                                  "victoria-metrics")
+        self.binary = find_binary(
+            "victoria-metrics", "PUSHER_TEST_VICTORIA_METRICS", "victoria-metrics"
+        )
 
     def _command(self) -> list[str]:
         return [
@@ -367,7 +361,7 @@ class VictoriaMetrics(_ProcessServer):
         return [json.loads(line) for line in resp.text.splitlines() if line.strip()]
 
 
-class Prometheus(_ProcessServer):
+class Prometheus(_Server):
     """Prometheus scraping itself (job "prometheus") and any extra targets every second."""
 
     name = "prometheus"
@@ -388,8 +382,11 @@ class Prometheus(_ProcessServer):
         super()._prepare()
         jobs = {"prometheus": [f"127.0.0.1:{self.port}"]} | self.extra_targets
         config = {
-            "global": {"scrape_interval": "1s", "scrape_timeout": "1s",
-                       "evaluation_interval": "1s"},
+            "global": {
+                "scrape_interval": "1s",
+                "scrape_timeout": "1s",
+                "evaluation_interval": "1s",
+            },
             "scrape_configs": [
                 {"job_name": job, "static_configs": [{"targets": targets}]}
                 for job, targets in jobs.items()
@@ -429,6 +426,9 @@ class PostgreSQL(_Server):
     """A throw-away PostgreSQL cluster with one password-protected role and database."""
 
     name = "postgresql"
+    # SIGTERM is "smart" shutdown, which waits for every client (a leftover connection
+    # pool) to hang up; SIGINT is "fast": it disconnects them.
+    stop_signal = signal.SIGINT
 
     def __init__(
         self,
@@ -438,20 +438,20 @@ class PostgreSQL(_Server):
         dbname: str = "pusher",
         ready_timeout: float = 30.0,
     ) -> None:
+        super().__init__(base_dir, ready_timeout)
         self.bindir = _postgres_bindir()
-        self._as_root = os.geteuid() == 0
-        self._private_dir: Path | None = None
-        if self._as_root:
-            # initdb/pg_ctl refuse root, and the postgres user cannot enter pytest's base
-            # temp dir (/tmp/pytest-of-root is 0700). A short private dir in /tmp also
-            # keeps the socket path under the 107-byte limit of unix socket addresses.
-            base_dir = self._private_dir = Path(tempfile.mkdtemp(prefix="pusher-pg-"))
-            owner = pwd.getpwnam("postgres")
-            os.chown(base_dir, owner.pw_uid, owner.pw_gid)
-        super().__init__(base_dir)
-        self.socket_dir = self.base_dir / "sock"
         self.user, self.password, self.dbname = user, password, dbname
-        self.ready_timeout = ready_timeout
+        self._owner = pwd.getpwnam("postgres") if os.geteuid() == 0 else None
+        self._private_dir: Path | None = None
+        if self._owner is not None:
+            # PostgreSQL refuses to run as root, and the postgres user cannot enter
+            # pytest's base temp dir (/tmp/pytest-of-root is 0700): the cluster lives in a
+            # private dir in /tmp instead. The log stays in base_dir (we open it).
+            self._private_dir = Path(tempfile.mkdtemp(prefix="pusher-pg-"))
+            os.chown(self._private_dir, self._owner.pw_uid, self._owner.pw_gid)
+            self.data_dir = self._private_dir / "data"
+        # Kept short: a unix socket path must fit in 107 bytes.
+        self.socket_dir = (self._private_dir or self.base_dir) / "sock"
 
     @property
     def dsn(self) -> str:
@@ -465,98 +465,97 @@ class PostgreSQL(_Server):
     def sqlalchemy_url(self) -> str:
         return self.dsn.replace("postgresql://", "postgresql+psycopg2://", 1)
 
-    @property
-    def running(self) -> bool:
-        return self._pg_ctl("status").returncode == 0
+    def _popen_options(self) -> dict[str, Any]:
+        if self._owner is None:
+            return super()._popen_options()
+        # Run as postgres directly (not via runuser/pg_ctl) so the server stays our
+        # child: we choose its signals and reap it.
+        owner = {"user": self._owner.pw_uid, "group": self._owner.pw_gid, "extra_groups": []}
+        return super()._popen_options() | {"cwd": self._private_dir} | owner
 
-    def _run(self, cmd: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        if self._as_root:
-            cmd = [find_binary("runuser", "PUSHER_TEST_RUNUSER", "util-linux"),
-                   "-u", "postgres", "--", *cmd]
-        return subprocess.run(cmd, cwd=self.base_dir, env=env, capture_output=True, text=True,
-                              timeout=self.ready_timeout + 10)
-
-    def _pg_ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return self._run([str(self.bindir / "pg_ctl"), "-D", str(self.data_dir), *args])
-
-    def start(self) -> Self:
+    def _prepare(self) -> None:
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
-        if not self.running:
-            self._start_with_retries(self._start_once)
-        return self
+        # Only the cluster owner may enter the socket dir: local connections are trusted.
+        self.socket_dir.mkdir(mode=0o700, exist_ok=True)
+        if self._owner is not None:
+            os.chown(self.socket_dir, self._owner.pw_uid, self._owner.pw_gid)
 
     def _initdb(self) -> None:
-        # Password auth over TCP (what pusher uses); trust on the socket, which lives in
-        # a directory only the cluster owner can enter, for creating the role.
-        done = self._run([
-            str(self.bindir / "initdb"), "-D", str(self.data_dir), "-U", "postgres",
-            "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C",
-            "--no-sync", "--no-instructions",
-        ])
+        # Password auth over TCP (what pusher uses); trust on the private socket, for
+        # creating the role.
+        options = "-U postgres --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C"
+        cmd = [str(self.bindir / "initdb"), f"--pgdata={self.data_dir}", *options.split()]
+        done = subprocess.run(
+            [*cmd, "--no-sync", "--no-instructions"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            **self._popen_options(),
+        )
         if done.returncode != 0:
             raise ServerError(f"initdb failed:\n{done.stdout}{done.stderr}")
 
-    def _start_once(self) -> None:
-        self._run(["mkdir", "-p", str(self.socket_dir)])
-        # fsync off: a test cluster trades durability for speed.
-        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.socket_dir} "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
-        # -w makes pg_ctl poll until the server accepts connections.
-        done = self._pg_ctl("-l", str(self.log_path), "-o", options, "-w",
-                            "-t", str(int(self.ready_timeout)), "start")
-        if done.returncode != 0:
-            if "could not bind" in log_tail(self.log_path):
-                raise _PortTaken
-            raise self._fail(f"did not start: {done.stdout}{done.stderr}")
-        if not self._started_once:
-            self._create_role_and_database()
+    def _command(self) -> list[str]:
+        # fsync off saves time and loses nothing when only the server dies (kill()); unlike
+        # synchronous_commit=off, which loses the last commits on a crash.
+        settings = "listen_addresses=127.0.0.1 fsync=off"
+        options = [arg for setting in settings.split() for arg in ("-c", setting)]
+        dirs = ["-D", str(self.data_dir), "-k", str(self.socket_dir)]
+        return [str(self.bindir / "postgres"), *dirs, "-p", str(self.port), *options]
 
-    def _create_role_and_database(self) -> None:
-        done = self._run([
-            str(self.bindir / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
-            "-h", str(self.socket_dir), "-p", str(self.port), "-U", "postgres", "-d", "postgres",
-            "-c", f"CREATE ROLE {self.user} LOGIN PASSWORD '{self.password}'",
-            "-c", f"CREATE DATABASE {self.dbname} OWNER {self.user}",
-        ])
-        if done.returncode != 0:
-            raise self._fail(f"could not create role/database: {done.stderr}")
+    def _ready(self) -> bool:
+        # pg_isready says yes only once connections are accepted, not while starting up.
+        cmd = [str(self.bindir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)]
+        return subprocess.run(cmd, timeout=10).returncode == 0
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop with fast shutdown (abort sessions); immediate shutdown if that hangs."""
-        if not (self.data_dir / "postmaster.pid").exists():
-            return
-        if self._pg_ctl("-m", "fast", "-w", "-t", str(int(timeout)), "stop").returncode != 0:
-            self._pg_ctl("-m", "immediate", "-w", "stop")
+    def start(self) -> Self:
+        first = not self._started_once
+        super().start()
+        if first:
+            superuser = f"host={self.socket_dir} port={self.port} user=postgres dbname=postgres"
+            role = f"CREATE ROLE {self.user} LOGIN PASSWORD '{self.password}'"
+            database = f"CREATE DATABASE {self.dbname} OWNER {self.user}"
+            self._psql(superuser, role)
+            self._psql(superuser, database)
+        return self
 
     def close(self) -> None:
-        self.stop()
+        super().close()
         if self._private_dir is not None:
             shutil.rmtree(self._private_dir, ignore_errors=True)
 
     def psql(self, sql: str) -> str:
         """Run SQL as the test role over TCP; return unaligned, tuples-only output."""
-        done = subprocess.run(
-            [str(self.bindir / "psql"), "-X", "-qAt", "-v", "ON_ERROR_STOP=1",
-             "-d", self.dsn, "-c", sql],
-            capture_output=True, text=True, timeout=60,
-        )
+        return self._psql(self.dsn, sql)
+
+    def _psql(self, conninfo: str, sql: str) -> str:
+        # -X: ignore ~/.psqlrc, which could change the output format.
+        cmd = [str(self.bindir / "psql"), "-X", "-qAt", "-v", "ON_ERROR_STOP=1", "-d", conninfo]
+        done = subprocess.run([*cmd, "-c", sql], capture_output=True, text=True, timeout=60)
         if done.returncode != 0:
             raise QueryError(f"{sql!r}: {done.stderr.strip()}")
         return done.stdout
 
 
 def _postgres_bindir() -> Path:
-    """Find initdb/pg_ctl: $PUSHER_TEST_PG_BINDIR, Debian's versioned dir, then PATH."""
+    """Find the server tools: $PUSHER_TEST_PG_BINDIR, Debian's versioned dir, then PATH."""
     candidates = [os.environ.get("PUSHER_TEST_PG_BINDIR", "")]
     # Debian keeps the server tools off PATH, one directory per major version.
-    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"),
-                         key=lambda p: int(Path(p).parent.name), reverse=True)
+    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True)
     candidates.append(os.path.dirname(shutil.which("initdb") or ""))
     for bindir in filter(None, candidates):
-        if all(os.access(Path(bindir, tool), os.X_OK) for tool in ("initdb", "pg_ctl", "psql")):
+        if all(
+            os.access(Path(bindir, tool), os.X_OK)
+            for tool in ("initdb", "postgres", "pg_isready", "psql")
+        ):
             return Path(bindir)
     raise ServerError(
-        "PostgreSQL server tools (initdb, pg_ctl, psql) not found: "
+        "PostgreSQL server tools (initdb, postgres, pg_isready, psql) not found: "
         "install them with `apt-get install postgresql` or set PUSHER_TEST_PG_BINDIR"
     )
+
+
+def _version_key(bindir: str) -> list[int]:
+    """Sort key for /usr/lib/postgresql/<version>/bin: 15 > 9.6."""
+    return [int(n) for n in re.findall(r"\d+", Path(bindir).parent.name)]

@@ -1,6 +1,7 @@
 """Writers post one batch of line protocol; delivery.py adds retries, splitting and refusal.
 
-A writer is any object with `post(body: bytes) -> None` and `close()`; `post` raises
+A writer is any object with `post(body, granularity) -> None` and `close()`; the granularity
+picks the destination (bucket or retention policy) of the batch. `post` raises
 ServerAnswer for an HTTP error answer and OSError-like errors (ConnectionError) when the
 server cannot be reached.
 """
@@ -14,7 +15,7 @@ from pusher.errors import ConfigError
 
 
 class Writer(Protocol):
-    def post(self, body: bytes) -> None: ...
+    def post(self, body: bytes, granularity: str = "hourly") -> None: ...
 
     def close(self) -> None: ...
 

@@ -70,16 +70,16 @@ class Delivery:
         self.writer = writer
         self.policy = policy or RetryPolicy()
 
-    def send(self, lines: list[str]) -> Outcome:
+    def send(self, lines: list[str], granularity: str = "hourly") -> Outcome:
         """Post `lines`; raise WriteError when the server stays unreachable or says no."""
         attempt = 0
         while True:
             try:
-                self.writer.post(("\n".join(lines) + "\n").encode())
+                self.writer.post(("\n".join(lines) + "\n").encode(), granularity)
                 return Outcome(written=len(lines))
             except ServerAnswer as answer:
                 if answer.status == 413 or answer.status in LINE_ERRORS:
-                    return self._split(lines, answer)
+                    return self._split(lines, granularity, answer)
                 if answer.status not in RETRIED or attempt >= self.policy.retries:
                     raise WriteError(f"InfluxDB answered {answer}") from None
                 delay = self.policy.wait(attempt, answer.retry_after)
@@ -92,10 +92,10 @@ class Delivery:
             self.policy.sleep(delay)
             attempt += 1
 
-    def _split(self, lines: list[str], answer: ServerAnswer) -> Outcome:
+    def _split(self, lines: list[str], granularity: str, answer: ServerAnswer) -> Outcome:
         if len(lines) == 1:
             return Outcome(refused=[(lines[0], f"HTTP {answer.status}: {answer.message}")])
         middle = len(lines) // 2
-        outcome = self.send(lines[:middle])
-        outcome += self.send(lines[middle:])
+        outcome = self.send(lines[:middle], granularity)
+        outcome += self.send(lines[middle:], granularity)
         return outcome

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+
 import requests
 
 from pusher.config import InfluxConfig
@@ -11,9 +13,8 @@ from pusher.writers import ServerAnswer, Unreachable
 class InfluxV1Writer:
     def __init__(self, influx: InfluxConfig, session: requests.Session | None = None):
         self.url = f"{influx.url.rstrip('/')}/write"
+        self.influx = influx
         self.params = {"db": influx.database, "precision": influx.precision}
-        if influx.retention_policy:
-            self.params["rp"] = influx.retention_policy
         self.timeout = influx.timeout
         self.session = session or requests.Session()
         self.session.verify = influx.verify_ssl
@@ -23,10 +24,15 @@ class InfluxV1Writer:
             # Basic auth rather than u=/p= parameters: URLs end up in logs, headers do not.
             self.session.auth = (influx.username, influx.password)
 
-    def post(self, body: bytes) -> None:
+    def post(self, body: bytes, granularity: str = "hourly") -> None:
         headers = {"Content-Encoding": "gzip"} if self.gzip else None
+        params = dict(self.params)
+        if policy := self.influx.retention_policy_for(granularity):
+            params["rp"] = policy
+        if self.gzip:
+            body = gzip.compress(body, compresslevel=1)
         try:
-            response = self.session.post(self.url, params=self.params, data=body,
+            response = self.session.post(self.url, params=params, data=body,
                                          headers=headers, timeout=self.timeout)
         except requests.RequestException as exc:
             raise Unreachable(f"{type(exc).__name__} posting to {self.url}") from exc

@@ -19,14 +19,16 @@ from urllib3.exceptions import HTTPError
 from pusher.config import InfluxConfig
 from pusher.writers import ServerAnswer, Unreachable
 
-_PRECISIONS: dict[str, Any] = {"s": WritePrecision.S, "ms": WritePrecision.MS, "us": WritePrecision.US,
-               "ns": WritePrecision.NS}
+_PRECISIONS: dict[str, Any] = {
+    "s": WritePrecision.S, "ms": WritePrecision.MS,
+    "us": WritePrecision.US, "ns": WritePrecision.NS,
+}
 
 
 class InfluxV2Writer:
     def __init__(self, influx: InfluxConfig):
         self.url = influx.url
-        self.bucket = influx.bucket
+        self.influx = influx
         self.org = influx.org
         self.precision = _PRECISIONS[influx.precision]
         self.client = InfluxDBClient(
@@ -36,9 +38,10 @@ class InfluxV2Writer:
         )
         self.api = self.client.write_api(write_options=SYNCHRONOUS)
 
-    def post(self, body: bytes) -> None:
+    def post(self, body: bytes, granularity: str = "hourly") -> None:
         try:
-            self.api.write(self.bucket, self.org, record=body, write_precision=self.precision)
+            self.api.write(self.influx.bucket_for(granularity), self.org, record=body,
+                           write_precision=self.precision)
         except ApiException as exc:
             headers: Mapping[str, str] = exc.headers or {}
             raise ServerAnswer(int(exc.status or 0), _message(exc),
@@ -50,7 +53,7 @@ class InfluxV2Writer:
         self.client.close()
 
     def __repr__(self) -> str:
-        return f"InfluxV2Writer({self.url!r}, org={self.org!r}, bucket={self.bucket!r})"
+        return f"InfluxV2Writer({self.url!r}, org={self.org!r}, bucket={self.influx.bucket!r})"
 
 
 def _message(exc: ApiException) -> str:

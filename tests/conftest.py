@@ -1,0 +1,45 @@
+"""Shared fixtures: real servers, each started once per session on free loopback ports."""
+
+import re
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from servers import InfluxDB1, PostgreSQL, Prometheus, VictoriaMetrics
+
+# Servers start lazily: a session pays only for the ones its tests ask for, and `with`
+# stops them (and cleans up) even when the session fails.
+
+
+@pytest.fixture(scope="session")
+def influxdb1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxDB1]:
+    with InfluxDB1(tmp_path_factory.mktemp("influxdb1")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def victoria(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VictoriaMetrics]:
+    with VictoriaMetrics(tmp_path_factory.mktemp("victoria")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+    with Prometheus(tmp_path_factory.mktemp("prometheus")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgreSQL]:
+    with PostgreSQL(tmp_path_factory.mktemp("postgres")) as server:
+        yield server
+
+
+@pytest.fixture
+def influx_db(influxdb1: InfluxDB1, request: pytest.FixtureRequest) -> str:
+    """A fresh database per test, named after it so a failing test's data is easy to find."""
+    # Databases are left in place: cheap, and a fault test may have InfluxDB down at teardown.
+    test_name = re.sub(r"\W+", "_", request.node.name).strip("_")[:40]
+    name = f"t_{test_name}_{uuid.uuid4().hex[:8]}"
+    influxdb1.create_database(name)
+    return name

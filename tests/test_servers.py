@@ -1,0 +1,97 @@
+"""The server fixtures start real servers that accept and return real data."""
+
+import subprocess
+import uuid
+
+import pytest
+import requests
+from servers import InfluxDB1, PostgreSQL, Prometheus, QueryError, VictoriaMetrics
+
+
+def test_influxdb1_stores_a_written_line(influxdb1: InfluxDB1, influx_db: str) -> None:
+    resp = requests.post(
+        f"{influxdb1.url}/write",
+        params={"db": influx_db, "precision": "s"},
+        data="orders,granularity=hourly,shop=fr count=42i 1700000000\n",
+        timeout=10,
+    )
+    assert resp.status_code == 204, resp.text
+
+    rows = influxdb1.select('SELECT "count" FROM orders GROUP BY *', db=influx_db)
+
+    assert rows == [{"time": 1700000000, "count": 42, "granularity": "hourly", "shop": "fr"}]
+
+
+def test_influxdb1_rejects_a_bad_line_with_the_reason(influxdb1: InfluxDB1, influx_db: str) -> None:
+    resp = requests.post(
+        f"{influxdb1.url}/write", params={"db": influx_db}, data="orders count=", timeout=10
+    )
+
+    assert resp.status_code == 400
+    assert "missing field value" in resp.json()["error"]
+
+
+def test_influxdb1_query_errors_raise(influxdb1: InfluxDB1, influx_db: str) -> None:
+    with pytest.raises(QueryError, match="not found"):
+        influxdb1.query("SELECT * FROM nothing", db="no_such_database")
+
+
+def test_influxdb1_keeps_port_and_data_across_restart(influxdb1: InfluxDB1, influx_db: str) -> None:
+    write = requests.post(f"{influxdb1.url}/write", params={"db": influx_db}, data="probe value=1")
+    assert write.status_code == 204, write.text
+    port, pid = influxdb1.port, influxdb1.pid
+
+    influxdb1.restart()
+
+    assert (influxdb1.port, influxdb1.running) == (port, True)
+    assert influxdb1.pid != pid
+    assert [row["value"] for row in influxdb1.select("SELECT * FROM probe", influx_db)] == [1]
+
+
+def test_victoria_accepts_v2_writes_and_exports_them(victoria: VictoriaMetrics) -> None:
+    measurement = f"m{uuid.uuid4().hex[:8]}"
+    lines = f"{measurement},granularity=daily f=1.5,g=2i 1700000000\n"
+    resp = requests.post(
+        f"{victoria.url}/api/v2/write",
+        params={"org": "any", "bucket": "any", "precision": "s"},
+        data=lines,
+        timeout=10,
+    )
+    assert resp.status_code == 204, resp.text
+
+    series = victoria.export(f'{{__name__=~"{measurement}_.*"}}')
+
+    by_name = sorted(series, key=lambda s: s["metric"]["__name__"])
+    assert [(s["metric"], s["values"], s["timestamps"]) for s in by_name] == [
+        ({"__name__": f"{measurement}_f", "granularity": "daily"}, [1.5], [1700000000000]),
+        ({"__name__": f"{measurement}_g", "granularity": "daily"}, [2], [1700000000000]),
+    ]
+
+
+def test_prometheus_scrapes_itself(prometheus: Prometheus) -> None:
+    samples = prometheus.wait_for_samples('up{job="prometheus"}')
+
+    assert [s["metric"]["instance"] for s in samples] == [f"127.0.0.1:{prometheus.port}"]
+    assert samples[0]["value"][1] == "1"
+
+
+def test_postgres_accepts_the_test_role_over_tcp(postgres: PostgreSQL) -> None:
+    postgres.psql("CREATE TABLE IF NOT EXISTS probe (n int); INSERT INTO probe VALUES (41)")
+
+    assert postgres.psql("SELECT n + 1 FROM probe").split() == ["42"]
+    assert postgres.sqlalchemy_url == (
+        f"postgresql+psycopg2://pusher:pusher@127.0.0.1:{postgres.port}/pusher"
+    )
+
+
+def test_postgres_checks_the_password(postgres: PostgreSQL) -> None:
+    wrong = postgres.dsn.replace(":pusher@", ":wrong@")
+    done = subprocess.run(
+        [str(postgres.bindir / "psql"), "-X", "-d", wrong, "-c", "SELECT 1"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert done.returncode != 0
+    assert "password authentication failed" in done.stderr
