@@ -88,6 +88,10 @@ def _register_commands() -> None:
 
     for command in (basics.collect, basics.sources, basics.show_config):
         cli.add_command(command)
+    from pusher.commands import deploy
+
+    for command in (deploy.k8s, deploy.health):
+        cli.add_command(command)
 
 
 _register_commands()

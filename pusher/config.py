@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pusher.errors import ConfigError
 from pusher.lineprotocol import PRECISIONS
 from pusher.reading import Granularity
+from pusher.rollups.config import RollupsConfig, parse_rollups
+from pusher.schedules import parse_schedule
 from pusher.secrets import (
     REDACTED,
     MissingVariable,
@@ -26,7 +28,7 @@ from pusher.secrets import (
 
 DEFAULT_PATH = "pusher.toml"
 # Keys every source has; everything else is passed to the source callable as options.
-SOURCE_KEYS = ("type", "granularity", "schedule", "jitter", "timeout", "enabled")
+SOURCE_KEYS = ("type", "granularity", "schedule", "jitter", "timeout", "enabled", "catchup_max")
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class SourceConfig:
     jitter: float = 0.0
     timeout: float | None = None
     enabled: bool = True
+    catchup_max: int | None = None  # missed windows caught up at most; None: a default
     options: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
 
@@ -79,8 +82,10 @@ class Config:
     sources: Mapping[str, SourceConfig]
     state_dir: Path
     timezone: ZoneInfo
+    spool_max_bytes: int = 512 * 1024 * 1024
     redact: Redactor = field(default_factory=Redactor, repr=False)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    rollups: RollupsConfig = field(default_factory=RollupsConfig)
 
 
 def find_config_path(explicit: str | None, env: Mapping[str, str]) -> Path:
@@ -111,7 +116,7 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str], path: Path | N
     data = _substitute_all(data, env, secrets, file, "")
     _check_keys(data, {"pusher", "influx", "sources", "rollups"}, file, "")
     base = _section(data, "pusher", file)
-    _check_keys(base, {"state_dir", "timezone"}, file, "pusher")
+    _check_keys(base, {"state_dir", "timezone", "spool_max_mb"}, file, "pusher")
     influx = _parse_influx(_section(data, "influx", file), file, secrets)
     sources = {
         name: _parse_source(name, spec, file, secrets)
@@ -119,14 +124,17 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str], path: Path | N
     }
     root = path.parent if path else Path.cwd()
     state_dir = root / str(base.get("state_dir", ".pusher"))
+    timezone = _timezone(base.get("timezone", "UTC"), file, "pusher.timezone")
     return Config(
         path=path,
         influx=influx,
         sources=MappingProxyType(sources),
         state_dir=state_dir,
-        timezone=_timezone(base.get("timezone", "UTC"), file, "pusher.timezone"),
+        timezone=timezone,
+        spool_max_bytes=_spool_cap(base.get("spool_max_mb", 512), file),
         redact=Redactor(secrets),
         raw=MappingProxyType(dict(data)),
+        rollups=parse_rollups(data.get("rollups", {}), timezone, file),
     )
 
 
@@ -197,12 +205,12 @@ def _typed(value: Any, kind: type, file: str, key: str) -> Any:
     if kind is float and type(value) is int:
         return float(value)
     if type(value) is not kind:
-        raise ConfigError(f"must be a {_TYPE_NAMES.get(kind, kind.__name__)}, "
+        raise ConfigError(f"must be {_TYPE_NAMES.get(kind, kind.__name__)}, "
                           f"not {type(value).__name__} {value!r}", file=file, key=key)
     return value
 
 
-_TYPE_NAMES = {str: "string", int: "integer", float: "number", bool: "boolean (true/false)"}
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
 
 
 def _parse_source(name: str, spec: Any, file: str, secrets: set[str]) -> SourceConfig:
@@ -218,14 +226,20 @@ def _parse_source(name: str, spec: Any, file: str, secrets: set[str]) -> SourceC
     except (ValueError, TypeError) as exc:
         raise ConfigError(str(exc), file=file, key=f"{key}.granularity") from None
     options = {k: v for k, v in spec.items() if k not in SOURCE_KEYS}
+    schedule = _optional(spec, "schedule", str, file, key)
+    try:
+        parse_schedule(schedule, granularity)
+    except ValueError as exc:
+        raise ConfigError(str(exc), file=file, key=f"{key}.schedule") from None
     return SourceConfig(
         name=name,
         type=kind,
         granularity=granularity,
-        schedule=_optional(spec, "schedule", str, file, key),
+        schedule=schedule,
         jitter=float(_optional(spec, "jitter", float, file, key) or 0.0),
         timeout=_optional(spec, "timeout", float, file, key),
         enabled=bool(_optional(spec, "enabled", bool, file, key) is not False),
+        catchup_max=_optional(spec, "catchup_max", int, file, key),
         options=MappingProxyType(options),
     )
 
@@ -234,6 +248,13 @@ def _optional(spec: Mapping[str, Any], name: str, kind: type, file: str, key: st
     if name not in spec:
         return None
     return _typed(spec[name], kind, file, f"{key}.{name}")
+
+
+def _spool_cap(value: Any, file: str) -> int:
+    megabytes = _typed(value, float, file, "pusher.spool_max_mb")
+    if megabytes <= 0:
+        raise ConfigError("must be positive", file=file, key="pusher.spool_max_mb")
+    return int(megabytes * 1024 * 1024)
 
 
 def _timezone(name: Any, file: str, key: str) -> ZoneInfo:

@@ -9,9 +9,10 @@ from typing import TextIO
 
 from pusher.config import Config, SourceConfig
 from pusher.errors import ConfigError
-from pusher.lineprotocol import Encoder
-from pusher.pipeline import Run, RunRecord, collect
+from pusher.pipeline import RunRecord
 from pusher.reading import Window, default_windows, windows_between
+from pusher.runlog import History, WatermarkQuery, Watermarks
+from pusher.runs import RunContext, run_source
 from pusher.sinks import InfluxSink, Sink, SinkCounts, StdoutSink, flush_spool
 from pusher.sources import Source, check_options, load_source
 from pusher.spool import DeadLetter, Spool
@@ -49,46 +50,76 @@ def windows_for(spec: SourceConfig, config: Config, now: datetime,
 class Outputs:
     """Spool, dead-letter and delivery for one invocation (or stdout for --dry-run)."""
 
-    def __init__(self, config: Config, dry_run: bool, stdout: TextIO):
+    def __init__(self, config: Config, dry_run: bool, stdout: TextIO,
+                 policy: RetryPolicy | None = None):
         self.config = config
+        # Once InfluxDB failed a whole delivery, later batches of this invocation go
+        # straight to the spool instead of waiting through the retries again.
+        self.server_down = False
         self.stdout = stdout if dry_run else None
         # A dry run leaves no trace: refusals are only logged.
         self.dead_letter = None if dry_run else DeadLetter(config.state_dir / "dead-letter.jsonl")
-        self.spool = None if dry_run else Spool(config.state_dir / "spool")
+        self.spool = None if dry_run else Spool(config.state_dir / "spool",
+                                                config.spool_max_bytes)
         self.delivery = None
         if not dry_run:
-            policy = RetryPolicy(retries=config.influx.retries)
+            policy = policy or RetryPolicy(retries=config.influx.retries)
             self.delivery = Delivery(make_writer(config.influx, config.path), policy)
 
     def sink_for(self, name: str) -> Sink:
         if self.stdout is not None:
             return StdoutSink(self.stdout)
         assert self.spool and self.delivery and self.dead_letter
-        return InfluxSink(name, self.spool, self.delivery, self.dead_letter,
-                          self.config.influx.batch_size)
+        sink = _SharedHealthSink(name, self.spool, self.delivery, self.dead_letter,
+                                 self.config.influx.batch_size)
+        sink.outputs = self
+        sink.server_down = self.server_down
+        return sink
 
     def flush(self) -> SinkCounts:
         if not (self.spool and self.delivery and self.dead_letter):
             return SinkCounts()
-        return flush_spool(self.spool, self.delivery, self.dead_letter)
+        counts = flush_spool(self.spool, self.delivery, self.dead_letter)
+        self.server_down = self.server_down or bool(counts.errors)
+        return counts
 
     def close(self) -> None:
         if self.delivery is not None:
             self.delivery.writer.close()
 
 
+class _SharedHealthSink(InfluxSink):
+    outputs: Outputs
+
+    def close(self) -> SinkCounts:
+        counts = super().close()
+        self.outputs.server_down = self.outputs.server_down or self.server_down
+        return counts
+
+
+def run_context(config: Config, outputs: Outputs) -> RunContext:
+    """Outputs plus state: a dry run reads watermarks but changes nothing."""
+    dry = outputs.stdout is not None
+    marks = Watermarks(config.state_dir)
+    return RunContext(
+        config=config, sink_for=outputs.sink_for, dead_letter=outputs.dead_letter,
+        watermarks=None if dry else marks, history=None if dry else History(config.state_dir),
+        # A dry run only reads the local watermark: it must not need InfluxDB.
+        remote_watermark=(lambda name, _granularity: marks.get(name)) if dry
+        else WatermarkQuery(config.influx))
+
+
 def run_sources(config: Config, names: Sequence[str], outputs: Outputs,
                 since: datetime | None = None, until: datetime | None = None,
                 now: datetime | None = None) -> list[RunRecord]:
-    """Collect each named source over its windows; one failing source does not stop others."""
+    """Collect each named source (catching up after downtime); one failure stays local."""
     sources = prepare_sources(config, names)
     now = now or datetime.now(UTC)
+    context = run_context(config, outputs)
     records = []
     for name, source in sources.items():
         spec = config.sources[name]
-        run = Run(name=name, source=source, options=spec.options,
-                  granularity=spec.granularity.value,
-                  encoder=Encoder(config.influx.precision), sink=outputs.sink_for(name),
-                  dead_letter=outputs.dead_letter)
-        records.append(collect(run, windows_for(spec, config, now, since, until)))
+        explicit = since is not None or until is not None
+        windows = windows_for(spec, config, now, since, until) if explicit else None
+        records.append(run_source(context, spec, source, now, windows))
     return records

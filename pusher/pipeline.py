@@ -10,7 +10,7 @@ from typing import Any
 
 from pusher.errors import RefusedReading
 from pusher.lineprotocol import Encoder, to_timestamp
-from pusher.reading import Reading, Window
+from pusher.reading import Note, Reading, Window
 from pusher.sinks import Sink
 from pusher.spool import DeadLetter
 
@@ -74,6 +74,10 @@ def collect(run: Run, windows: Sequence[Window]) -> RunRecord:
         stamp = to_timestamp(window.start, run.encoder.precision)
         try:
             for reading in run.source(window, **run.options):
+                if isinstance(reading, Note):  # e.g. "sampled data": said once per run
+                    if reading.text not in record.notes:
+                        record.notes.append(reading.text)
+                    continue
                 record.readings += 1
                 _encode_one(run, reading, stamp, record)
         except Exception as exc:  # a source's failure, ours or a plugin's, is reported

@@ -43,6 +43,13 @@ class Reading:
     granularity: Granularity | str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A remark a source yields among its readings; it goes to the run summary, not InfluxDB."""
+
+    text: str
+
+
 def as_utc(moment: datetime) -> datetime:
     """Naive datetimes are taken as UTC, aware ones converted to it."""
     if moment.tzinfo is None:

@@ -40,6 +40,11 @@ def substitute(text: str, env: Mapping[str, str], found: set[str]) -> str:
     return _VARIABLE.sub(replace, text)
 
 
+def variables(text: str) -> list[tuple[str, str | None]]:
+    """The ${VAR} and ${VAR:-default} references in a text: (name, default or None)."""
+    return [(m.group(1), m.group(2)) for m in _VARIABLE.finditer(text) if m.group(1)]
+
+
 def url_password(url: str) -> str | None:
     """The password inside a URL like scheme://user:password@host, if any."""
     try:

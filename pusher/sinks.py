@@ -104,14 +104,23 @@ def deliver_batch(batch: SpooledBatch, lines: list[str], delivery: Delivery, spo
 
 def flush_spool(spool: Spool, delivery: Delivery, dead_letter: DeadLetter,
                 source: str | None = None) -> SinkCounts:
-    """Replay what earlier runs left in the spool, oldest first; stop at the first failure."""
+    """Replay what earlier runs left in the spool, oldest first; stop at the first failure.
+
+    Only one process flushes a spool at a time; when another one is at it, this is a no-op.
+    """
     counts = SinkCounts()
-    for batch in spool.pending(source):
-        try:
-            lines = batch.lines()
-        except FileNotFoundError:  # flushed meanwhile by another process
-            continue
-        if not deliver_batch(batch, lines, delivery, spool, dead_letter, counts):
-            counts.spooled = sum(len(b.lines()) for b in spool.pending(source))
-            break
+    with spool.flushing() as ours:
+        if not ours:
+            log.info("another process is flushing the spool")
+            return counts
+        for batch in spool.pending(source):
+            try:
+                lines = batch.lines()
+            except FileNotFoundError:  # flushed meanwhile by another process
+                continue
+            if not deliver_batch(batch, lines, delivery, spool, dead_letter, counts):
+                waiting = spool.by_source()
+                counts.spooled = sum(waiting.values()) if source is None else \
+                    waiting.get(batch.source, 0)
+                break
     return counts

@@ -16,12 +16,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from pusher.errors import PusherError
+from pusher.state import fsync_dir, locked
+
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 _SUFFIX = ".lp"
 _STALE_SECONDS = 600
 
 
-class SpoolFull(Exception):
+class SpoolFull(PusherError):
     """The spool holds its size cap: refuse more rather than fill the disk."""
 
 
@@ -33,14 +36,6 @@ class SpooledBatch:
 
     def lines(self) -> list[str]:
         return self.path.read_text(encoding="utf-8").splitlines()
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Spool:
@@ -56,11 +51,17 @@ class Spool:
         """Persist a batch before it is posted; raises SpoolFull at the size cap."""
         body = ("\n".join(lines) + "\n").encode()
         if self._size + len(body) > self.max_bytes:
-            raise SpoolFull(f"spool {self.directory} holds {self._size} bytes, "
-                            f"its cap is {self.max_bytes}; flush it or raise the cap")
+            # Other processes (the scheduler's runs) share the spool: count again first.
+            self._size = self.size_bytes()
+            if self._size + len(body) > self.max_bytes:
+                raise SpoolFull(
+                    f"the spool {self.directory} is full ({self._size / 2**20:.1f} MiB of "
+                    f"{self.max_bytes / 2**20:.1f} MiB): {len(lines)} points were not "
+                    "collected; bring InfluxDB back (`pusher spool flush`) or raise "
+                    "[pusher] spool_max_mb")
         # Sequence numbers sort by creation, so a flush replays batches in order.
         self._sequence = max(self._sequence + 1, time.time_ns())
-        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in source) or "source"
+        safe = _safe(source)
         final = self.directory / (
             f"{self._sequence:020d}-{os.getpid()}-{granularity}-{safe}{_SUFFIX}")
         temporary = final.with_suffix(".tmp")
@@ -69,7 +70,7 @@ class Spool:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, final)
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         self._size += len(body)
         return SpooledBatch(final, source, granularity)
 
@@ -86,7 +87,7 @@ class Spool:
         """Spooled batches, oldest first; leftovers of an interrupted put are removed."""
         for path in sorted(self.directory.glob(f"*{_SUFFIX}")):
             _sequence, _pid, granularity, name = path.stem.split("-", 3)
-            if source is None or name == source:
+            if source is None or name == _safe(source):
                 yield SpooledBatch(path, name, granularity)
         # A .tmp file is a put that was interrupted (or is under way in another process:
         # hence the age limit); its batch was never posted, its window is re-collected.
@@ -96,11 +97,36 @@ class Spool:
                 if stale.stat().st_mtime < cutoff:
                     stale.unlink()
 
+    def flushing(self) -> contextlib.AbstractContextManager[bool]:
+        """Hold the flush lock; yields False when another process is flushing right now.
+
+        Two flushers would not lose anything (acks tolerate a vanished file) but would post
+        the same batches twice; one flusher at a time keeps replays cheap.
+        """
+        return locked(self.directory / ".flush.lock", blocking=False)
+
     def size_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.directory.glob(f"*{_SUFFIX}"))
+        total = 0
+        for path in self.directory.glob(f"*{_SUFFIX}"):
+            with contextlib.suppress(FileNotFoundError):  # acked meanwhile elsewhere
+                total += path.stat().st_size
+        return total
 
     def count_lines(self) -> int:
-        return sum(len(batch.lines()) for batch in self.pending())
+        return sum(self.by_source().values())
+
+    def by_source(self) -> dict[str, int]:
+        """Lines waiting, per source (file-name-safe source names)."""
+        counts: dict[str, int] = {}
+        for batch in self.pending():
+            with contextlib.suppress(FileNotFoundError):
+                counts[batch.source] = counts.get(batch.source, 0) + len(batch.lines())
+        return counts
+
+
+def _safe(source: str) -> str:
+    # The source name ends the file name: keep it to characters every filesystem takes.
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in source) or "source"
 
 
 class DeadLetter:

@@ -31,7 +31,7 @@ def collect(state: State, names: Sequence[str], all_sources: bool, dry_run: bool
     config = state.config()
     if all_sources:
         names = [n for n, s in config.sources.items() if s.enabled]
-    if not names:
+    if not names and not all_sources:
         fail("name the sources to collect, or use --all "
              f"(configured: {', '.join(config.sources) or 'none'})", EXIT_USAGE)
     now = datetime.now(UTC)
@@ -53,7 +53,9 @@ def collect(state: State, names: Sequence[str], all_sources: bool, dry_run: bool
         outputs.close()
     for record in records:
         click.echo(config.redact(record.summary()), err=True)
-    sys.exit(EXIT_OK if all(r.ok for r in records) else EXIT_FAILED)
+    # Points still in the spool are not in InfluxDB yet: cron must hear about it.
+    clean = all(r.ok for r in records) and not (replay.spooled or replay.errors)
+    sys.exit(EXIT_OK if clean else EXIT_FAILED)
 
 
 @click.command()

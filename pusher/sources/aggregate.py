@@ -67,7 +67,8 @@ def as_number(value: object) -> float | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float | Decimal):
-        return float(value)
+        number = float(value)
+        return None if math.isnan(number) else number  # NaN has no rank
     if isinstance(value, timedelta):
         return value.total_seconds()
     if isinstance(value, str):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -23,13 +24,15 @@ def prometheus(
     headers: Mapping[str, str] | None = None,
     verify_ssl: bool = True,
     session: requests.Session | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Iterator[Reading]:
     """Prometheus range queries; a sample's labels become tags, its value one field."""
     http = session or requests.Session()
+    now = clock()
     failures = []
     for number, spec in enumerate(queries):
         try:
-            yield from _run_query(http, url, spec, window, timeout, headers, verify_ssl)
+            yield from _run_query(http, url, spec, window, now, timeout, headers, verify_ssl)
         except SourceError as exc:
             log.warning("queries[%d] (%s): %s", number, spec["measurement"], exc)
             failures.append(f"queries[{number}] {spec['measurement']}: {exc}")
@@ -38,15 +41,17 @@ def prometheus(
 
 
 def _run_query(http: requests.Session, url: str, spec: Mapping[str, Any], window: Window,
-               timeout: float, headers: Mapping[str, str] | None, verify: bool
+               now: datetime, timeout: float, headers: Mapping[str, str] | None, verify: bool
                ) -> Iterator[Reading]:
-    seconds = int((window.end - window.start).total_seconds())
     # One step per window: the sample at the window's end describes the whole window
-    # (e.g. increase(x[$__range])); the pipeline stamps it with the window's start.
+    # (e.g. increase(x[$__range])); the pipeline stamps it with the window's start. The
+    # current window is read up to now, and overwritten by the next run.
+    end = min(window.end, now)
+    seconds = max(1, int((end - window.start).total_seconds()))
     params = {
         "query": spec["query"].replace("$__range", f"{seconds}s"),
-        "start": f"{window.end.timestamp():.3f}",
-        "end": f"{window.end.timestamp():.3f}",
+        "start": f"{end.timestamp():.3f}",
+        "end": f"{end.timestamp():.3f}",
         "step": f"{seconds}s",
     }
     body = _get(http, f"{url.rstrip('/')}/api/v1/query_range", params, timeout, headers, verify)

@@ -1,0 +1,1 @@
+"""Deployment rendering: schedules as cron, Kubernetes manifests (pure, no I/O)."""

@@ -1,0 +1,167 @@
+"""InfluxDB 1.x side of the rollups: setup (database, policies, CQs), backfill, reading back."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import requests
+
+from pusher.config import InfluxConfig
+from pusher.errors import PusherError
+from pusher.rollups.config import Rollup, RollupsConfig, Span
+from pusher.rollups.render import (
+    TASK_PREFIX,
+    continuous_query,
+    quote_ident,
+    quote_string,
+    select_into,
+    task_name,
+    v1_policies,
+)
+from pusher.rollups.verify import Point
+
+_GO_DURATION = re.compile(r"(\d+)(h|m|s)")
+
+
+class InfluxQL:
+    """POST /query to an InfluxDB 1.x; every error in an answer becomes a PusherError."""
+
+    def __init__(self, influx: InfluxConfig, session: requests.Session | None = None):
+        self.url = influx.url.rstrip("/") + "/query"
+        self.timeout = influx.timeout
+        self.session = session or requests.Session()
+        self.session.verify = influx.verify_ssl
+        if influx.username or influx.password:
+            self.session.auth = (influx.username, influx.password)
+
+    def run(self, query: str, db: str | None = None) -> list[dict[str, Any]]:
+        """The series of the one statement `query`; POST serves reads and writes alike."""
+        data = {"q": query, "epoch": "s"} | ({"db": db} if db else {})
+        try:
+            response = self.session.post(self.url, data=data, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise PusherError(f"InfluxDB unreachable at {self.url}: {type(exc).__name__}"
+                              ) from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"error": response.text.strip()[:300] or response.reason}
+        errors = [body["error"]] if "error" in body else []
+        errors += [r["error"] for r in body.get("results", []) if "error" in r]
+        if errors or not response.ok:
+            raise PusherError(f"InfluxDB refused {query[:80]!r}: {'; '.join(errors)}")
+        series: list[dict[str, Any]] = body["results"][0].get("series", [])
+        return series
+
+    def rows(self, query: str, db: str | None = None) -> Iterator[dict[str, Any]]:
+        """Each row as a dict, with the series' tags under the key '@tags'."""
+        for series in self.run(query, db):
+            for values in series.get("values", []):
+                row = dict(zip(series["columns"], values, strict=True))
+                row["@tags"] = series.get("tags", {})
+                row["@name"] = series.get("name")
+                yield row
+
+
+def go_seconds(text: str) -> int:
+    """SHOW RETENTION POLICIES durations ("2160h0m0s") as seconds; "0s" is forever."""
+    units = {"h": 3600, "m": 60, "s": 1}
+    return sum(int(n) * units[u] for n, u in _GO_DURATION.findall(text))
+
+
+def setup(client: InfluxQL, influx: InfluxConfig, rollups: RollupsConfig,
+          file: str | None = None) -> list[str]:
+    """Database, retention policies and CQs; what was created, updated or left alone."""
+    hourly, daily = v1_policies(influx, file)
+    db = influx.database
+    report = []
+    databases = {row["name"] for row in client.rows("SHOW DATABASES")}
+    if db not in databases:
+        client.run(f"CREATE DATABASE {quote_ident(db)}")
+    report.append(f"{'unchanged' if db in databases else 'created'} database {db}")
+    policies = {row["name"]: row for row in
+                client.rows(f"SHOW RETENTION POLICIES ON {quote_ident(db)}")}
+    for name, span in ((hourly, rollups.hourly_retention), (daily, rollups.daily_retention)):
+        report.append(_policy(client, db, name, span, policies.get(name)))
+    report += _continuous_queries(client, influx, rollups)
+    return report
+
+
+def _policy(client: InfluxQL, db: str, name: str, span: Span, row: dict[str, Any] | None
+            ) -> str:
+    duration = "INF" if span.seconds == 0 else str(span)
+    target = f"retention policy {name} (duration {duration})"
+    on = f"{quote_ident(name)} ON {quote_ident(db)}"
+    if row is None:
+        client.run(f"CREATE RETENTION POLICY {on} DURATION {duration} REPLICATION 1")
+        return f"created {target}"
+    if go_seconds(row["duration"]) == span.seconds:
+        return f"unchanged {target}"
+    client.run(f"ALTER RETENTION POLICY {on} DURATION {duration}")
+    return f"updated {target}"
+
+
+def _continuous_queries(client: InfluxQL, influx: InfluxConfig, rollups: RollupsConfig
+                        ) -> list[str]:
+    db = influx.database
+    installed = {}
+    for series in client.run("SHOW CONTINUOUS QUERIES"):
+        if series.get("name") == db:
+            installed = {name: query for name, query in series.get("values", [])}
+    report = []
+    wanted = {task_name(r): continuous_query(r, influx, rollups)
+              for r in rollups.measurements.values()}
+    on = f"ON {quote_ident(db)}"
+    for name, query in wanted.items():
+        if name in installed and _same(installed[name], query):
+            report.append(f"unchanged continuous query {name}")
+            continue
+        if name in installed:
+            # No ALTER for continuous queries: replace the whole query.
+            client.run(f"DROP CONTINUOUS QUERY {quote_ident(name)} {on}")
+        client.run(query)
+        report.append(f"{'updated' if name in installed else 'created'} continuous query {name}")
+    for name in installed:
+        # Our prefix, no longer configured: a rollup removed from the config.
+        if name.startswith(TASK_PREFIX) and name not in wanted:
+            client.run(f"DROP CONTINUOUS QUERY {quote_ident(name)} {on}")
+            report.append(f"removed continuous query {name}")
+    return report
+
+
+def _same(installed: str, rendered: str) -> bool:
+    # We render InfluxDB's own canonical form; quotes are ignored for older/newer printers.
+    return installed == rendered or installed.replace('"', "") == rendered.replace('"', "")
+
+
+def backfill(client: InfluxQL, influx: InfluxConfig, rollups: RollupsConfig,
+             since: datetime, until: datetime) -> list[str]:
+    """SELECT ... INTO for every rollup over [since, until): local midnights."""
+    report = []
+    for rollup in rollups.measurements.values():
+        series = client.run(select_into(rollup, influx, rollups, since, until),
+                            db=influx.database)
+        written = sum(v[1] for s in series for v in s.get("values", []))
+        report.append(f"backfilled {rollup.measurement}: {written} daily point(s)")
+    return report
+
+
+def read_points(client: InfluxQL, influx: InfluxConfig, rollup: Rollup, daily: bool,
+                since: datetime, until: datetime) -> Iterator[Point]:
+    """Hourly points (granularity=hourly) or rolled-up daily ones (daily RP, no tag)."""
+    hourly_rp, daily_rp = v1_policies(influx)
+    policy, tag = (daily_rp, "") if daily else (hourly_rp, "hourly")
+    columns = ", ".join(quote_ident(f) for f in rollup.fields)
+    query = (f"SELECT {columns} FROM {quote_ident(influx.database)}.{quote_ident(policy)}."
+             f"{quote_ident(rollup.measurement)} WHERE granularity = {quote_string(tag)} "
+             f"AND time >= {int(since.timestamp())}s AND time < {int(until.timestamp())}s "
+             "GROUP BY *")
+    for row in client.rows(query, influx.database):
+        tags = tuple(sorted((k, v) for k, v in row["@tags"].items()
+                            if v and k != "granularity"))
+        for name in rollup.fields:
+            if row.get(name) is not None:
+                yield Point(int(row["time"]), tags, name, row[name])

@@ -1,0 +1,146 @@
+"""One run of one source: catch up from its watermark, collect window by window, log the run.
+
+Windows are delivered one at a time so that the watermark can say exactly which windows are
+completely in InfluxDB: it moves past a window only when every point of it was
+acknowledged, and never past a window that failed or was left in the spool. Windows after
+the watermark are collected again by the next run, which is harmless: a point is stamped
+with its window's start and InfluxDB overwrites it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from pusher.config import Config, SourceConfig
+from pusher.lineprotocol import Encoder
+from pusher.pipeline import Run, RunRecord, collect
+from pusher.reading import Granularity, Window, default_windows, windows_between
+from pusher.runlog import History, Watermarks, run_reading
+from pusher.schedules import parse_schedule
+from pusher.sinks import Sink, SinkCounts
+from pusher.sources import Source
+from pusher.spool import DeadLetter
+
+log = logging.getLogger(__name__)
+CATCHUP_DEFAULTS = {Granularity.HOURLY: 168, Granularity.DAILY: 31}
+WatermarkLookup = Callable[[str, str], datetime | None]
+
+
+@dataclass
+class RunContext:
+    """What the runs of one invocation share: outputs, state and where watermarks come from."""
+
+    config: Config
+    sink_for: Callable[[str], Sink]
+    dead_letter: DeadLetter | None
+    watermarks: Watermarks | None  # None: a dry run, which changes no state
+    history: History | None
+    remote_watermark: WatermarkLookup | None = None
+
+
+def catchup_windows(spec: SourceConfig, config: Config, now: datetime,
+                    mark: datetime | None) -> tuple[list[Window], str | None]:
+    """Every window since the watermark up to the current one, at most catchup_max of them."""
+    tz = config.timezone
+    regular = default_windows(now, spec.granularity, tz)
+    if mark is None or mark >= regular[0].start:
+        return regular, None
+    windows = list(windows_between(mark, now, spec.granularity, tz))
+    cap = spec.catchup_max or CATCHUP_DEFAULTS[spec.granularity]
+    if len(windows) <= cap:
+        return windows, f"catching up {len(windows) - 1} missed windows"
+    skipped = windows[:-cap]
+    note = (f"{len(skipped)} missed windows before {windows[-cap].start.isoformat()} exceed "
+            f"catchup_max={cap}: fill them with `pusher backfill {spec.name} --since "
+            f"{skipped[0].start.isoformat()}`")
+    log.warning("%s: %s", spec.name, note)
+    return windows[-cap:], note
+
+
+def watermark_of(context: RunContext, spec: SourceConfig) -> datetime | None:
+    """The local watermark, else the one InfluxDB holds (a run without a state volume)."""
+    mark = context.watermarks.get(spec.name) if context.watermarks else None
+    if mark is None and context.remote_watermark is not None:
+        mark = context.remote_watermark(spec.name, spec.granularity.value)
+    return mark
+
+
+def run_source(context: RunContext, spec: SourceConfig, source: Source, now: datetime,
+               windows: Sequence[Window] | None = None) -> RunRecord:
+    """Collect `windows` (default: catch-up windows) and record the run; never raises."""
+    mark = watermark_of(context, spec)
+    note = None
+    if windows is None:
+        windows, note = catchup_windows(spec, context.config, now, mark)
+    record, mark = collect_windows(context, spec, source, windows, now, mark)
+    if note:
+        record.notes.append(note)
+    if context.watermarks is not None:
+        finish(context, spec, record, mark, now)
+    return record
+
+
+def collect_windows(context: RunContext, spec: SourceConfig, source: Source,
+                    windows: Sequence[Window], now: datetime, mark: datetime | None
+                    ) -> tuple[RunRecord, datetime | None]:
+    """Collect window by window; returns the run record and the watermark after it."""
+    record = RunRecord(spec.name)
+    encoder = Encoder(context.config.influx.precision)
+    # Without a watermark, only the regular windows may start one: an old backfilled
+    # range must not make the next run "catch up" from there.
+    floor = default_windows(now, spec.granularity, context.config.timezone)[0].start
+    advancing = True
+    for window in windows:
+        run = Run(name=spec.name, source=source, options=spec.options,
+                  granularity=spec.granularity.value, encoder=encoder,
+                  sink=context.sink_for(spec.name), dead_letter=context.dead_letter)
+        part = collect(run, [window])
+        merge(record, part)
+        if window.end > now or not advancing:
+            continue  # the current window is not complete yet: it moves no watermark
+        if part.errors or part.spooled:
+            advancing = False
+        elif mark is None:
+            mark = window.end if window.start >= floor else None
+        elif window.start <= mark:
+            mark = max(mark, window.end)
+    return record, mark
+
+
+def merge(total: RunRecord, part: RunRecord) -> None:
+    total.windows += part.windows
+    total.readings += part.readings
+    total.written += part.written
+    total.refused += part.refused
+    total.spooled += part.spooled
+    total.duration += part.duration
+    total.errors.extend(part.errors)
+
+
+def finish(context: RunContext, spec: SourceConfig, record: RunRecord,
+           mark: datetime | None, now: datetime) -> None:
+    """Save the watermark and the run in the state directory, and send the pusher_runs point."""
+    assert context.watermarks is not None and context.history is not None
+    if mark is not None:
+        context.watermarks.set(spec.name, mark)
+    context.history.record(record, now)
+    log_run(context, spec, record, mark, now)
+
+
+def log_run(context: RunContext, spec: SourceConfig, record: RunRecord,
+            mark: datetime | None, ended: datetime) -> SinkCounts:
+    """Write the pusher_runs point through the spool like any other point."""
+    tz = context.config.timezone
+    interval = parse_schedule(spec.schedule, spec.granularity).interval(tz, ended)
+    reading = run_reading(record, ended, mark, interval)
+    encoder = Encoder(context.config.influx.precision)
+    sink = context.sink_for(spec.name)
+    try:
+        sink.add(encoder.encode(reading, spec.granularity.value, 0), spec.granularity.value)
+        return sink.close()
+    except Exception as exc:  # the run itself is done: its log must not fail it
+        log.warning("%s: could not write its pusher_runs point: %s", spec.name, exc)
+        return SinkCounts(errors=[str(exc)])

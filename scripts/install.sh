@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what pusher needs on Debian 12 (bookworm) with Python >= 3.11, idempotently.
+#   scripts/install.sh demo   the demo's servers (InfluxDB 1.x, Prometheus) and the venv
+#   scripts/install.sh test   also the test servers (VictoriaMetrics, PostgreSQL) and Node's
+#                             Flux validator
+set -euo pipefail
+mode="${1:-demo}"
+cd "$(dirname "$0")/.."
+
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+packages=(influxdb prometheus)
+commands=(influxd prometheus)
+if [ "$mode" = test ]; then
+    packages+=(victoria-metrics postgresql nodejs npm)
+    commands+=(victoria-metrics /usr/lib/postgresql/15/bin/initdb node npm)
+fi
+python="${PYTHON:-python3}"
+"$python" -c 'import sys; assert sys.version_info >= (3, 11), sys.version' \
+    || { echo "pusher needs Python >= 3.11 (set PYTHON=...)" >&2; exit 1; }
+"$python" -c 'import ensurepip, venv' 2>/dev/null || { packages+=(python3-venv); commands+=(missing-venv); }
+
+missing=()
+for i in "${!commands[@]}"; do
+    command -v "${commands[$i]}" >/dev/null 2>&1 || missing+=("${packages[$i]}")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "==> apt-get install ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    sudo_if_needed apt-get update -qq
+    # --no-install-recommends keeps Prometheus from pulling a second copy of its exporters.
+    sudo_if_needed apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    echo "==> creating .venv" >&2
+    "$python" -m venv .venv
+fi
+echo "==> pip install -e .[all,dev] and the example plugin" >&2
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e ".[all,dev]"
+if [ -d examples/pusher-crawler ]; then
+    .venv/bin/python -m pip install -q -e examples/pusher-crawler
+fi
+
+if [ "$mode" = test ] && [ -f package.json ]; then
+    echo "==> npm ci (Flux language server for validating Flux)" >&2
+    npm ci --silent --no-audit --no-fund >/dev/null
+fi

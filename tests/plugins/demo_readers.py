@@ -1,0 +1,19 @@
+"""Python-callable sources used by the CLI tests (importable via PYTHONPATH=tests/plugins)."""
+
+from pusher import Reading
+
+
+def counts(window, n=3, measurement="demo"):
+    for i in range(n):
+        yield Reading(measurement, {"value": i, "ratio": i / 4}, {"item": f"item {i}"})
+
+
+def with_bad(window):
+    yield Reading("mixed", {"ok": 1})
+    yield Reading("mixed", {"bad": float("nan")}, {"why": "nan"})
+    yield Reading("mixed", {"ok": 2}, {"t": "x"})
+
+
+def broken(window):
+    yield Reading("partial", {"v": 1})
+    raise RuntimeError("the upstream API said no")
