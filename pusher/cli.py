@@ -92,6 +92,18 @@ def _register_commands() -> None:
 
     for command in (deploy.k8s, deploy.health):
         cli.add_command(command)
+    from pusher.commands import rollups
+
+    for command in (rollups.setup, rollups.rollups):
+        cli.add_command(command)
+    from pusher.commands import operations
+
+    for command in (operations.run, operations.backfill, operations.status,
+                    operations.validate, operations.spool):
+        cli.add_command(command)
+    from pusher.commands import dashboards
+
+    cli.add_command(dashboards.dashboards)
 
 
 _register_commands()

@@ -76,10 +76,10 @@ class Outputs:
         sink.server_down = self.server_down
         return sink
 
-    def flush(self) -> SinkCounts:
+    def flush(self, wait: bool = False) -> SinkCounts:
         if not (self.spool and self.delivery and self.dead_letter):
             return SinkCounts()
-        counts = flush_spool(self.spool, self.delivery, self.dead_letter)
+        counts = flush_spool(self.spool, self.delivery, self.dead_letter, wait=wait)
         self.server_down = self.server_down or bool(counts.errors)
         return counts
 

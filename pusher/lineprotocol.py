@@ -107,17 +107,24 @@ def _format_string(key: str, value: str) -> str:
 class Encoder:
     """Encodes readings, caching the escaped series key shared by most readings of a source."""
 
-    __slots__ = ("_field_keys", "_series", "precision")
+    __slots__ = ("_field_keys", "_moment", "_moment_stamp", "_series", "_stamp", "_stamp_for",
+                 "precision")
 
     def __init__(self, precision: str = "s"):
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r} (choose s, ms, us or ns)")
         self.precision = precision
         self._series: dict[tuple[object, ...], str] = {}
-        self._field_keys: dict[str, str] = {}
+        self._field_keys: dict[str, str] = {}  # field key -> its escaped form and "="
+        self._stamp_for: int | None = None
+        self._stamp = ""
+        self._moment: datetime | None = None
+        self._moment_stamp = ""
 
     def encode(self, reading: Reading, granularity: str, default_time: int) -> str:
         """One line for `reading`, stamped `default_time` unless it carries its own time."""
+        # Everything a typical reading needs is inlined here: this runs once per point and
+        # a function call costs as much as formatting a float (see benchmarks/RESULTS.md).
         gran = reading.granularity or granularity
         tags = reading.tags
         cache_key = (reading.measurement, gran, *tags.items()) if tags else (
@@ -128,24 +135,34 @@ class Encoder:
             if len(self._series) >= _SERIES_CACHE_LIMIT:
                 self._series.clear()
             self._series[cache_key] = series
-        fields = self._fields(reading.fields)
-        moment = reading.time
-        stamp = default_time if moment is None else to_timestamp(moment, self.precision)
-        return f"{series} {fields} {stamp}"
-
-    def _fields(self, fields: Mapping[str, object]) -> str:
+        fields = reading.fields
         if not fields:
             raise RefusedReading("no fields")
         keys = self._field_keys
         parts = []
         for key, value in fields.items():
-            escaped = keys.get(key)
-            if escaped is None:
-                escaped = _field_key(key)
+            prefix = keys.get(key)
+            if prefix is None:
+                prefix = _field_key(key) + "="
                 if len(keys) < _SERIES_CACHE_LIMIT:
-                    keys[key] = escaped
-            parts.append(f"{escaped}={format_field_value(key, value)}")
-        return ",".join(parts)
+                    keys[key] = prefix
+            kind = type(value)
+            # x - x is 0.0 for every finite float and nan for nan and the infinities.
+            if kind is float and value - value == 0.0:  # type: ignore[operator]
+                parts.append(prefix + repr(value))
+            elif kind is int and _INT_MIN <= value <= _INT_MAX:  # type: ignore[operator]
+                parts.append(f"{prefix}{value}i")
+            else:
+                parts.append(prefix + format_field_value(key, value))
+        moment = reading.time
+        if moment is None:
+            if default_time != self._stamp_for:
+                self._stamp_for, self._stamp = default_time, str(default_time)
+            return f"{series} {','.join(parts)} {self._stamp}"
+        # Readings of one row or one query usually share their time object.
+        if moment is not self._moment:
+            self._moment, self._moment_stamp = moment, str(to_timestamp(moment, self.precision))
+        return f"{series} {','.join(parts)} {self._moment_stamp}"
 
     @staticmethod
     def _series_key(measurement: str, tags: Mapping[str, str] | None, gran: str) -> str:

@@ -45,6 +45,8 @@ class RunRecord:
 
     def summary(self) -> str:
         state = self.status if not self.errors else f"failed: {self.errors[0]}"
+        if len(set(self.errors)) > 1:
+            state += f" (+{len(set(self.errors)) - 1} more errors, see the log)"
         extra = f" spooled={self.spooled}" if self.spooled else ""
         notes = "".join(f" ({note})" for note in self.notes)
         return (f"- {self.source} windows={self.windows} readings={self.readings} "
@@ -71,15 +73,8 @@ def collect(run: Run, windows: Sequence[Window]) -> RunRecord:
     record = RunRecord(run.name)
     started = run.clock()
     for window in windows:
-        stamp = to_timestamp(window.start, run.encoder.precision)
         try:
-            for reading in run.source(window, **run.options):
-                if isinstance(reading, Note):  # e.g. "sampled data": said once per run
-                    if reading.text not in record.notes:
-                        record.notes.append(reading.text)
-                    continue
-                record.readings += 1
-                _encode_one(run, reading, stamp, record)
+            _collect_window(run, window, record)
         except Exception as exc:  # a source's failure, ours or a plugin's, is reported
             message = f"{window}: {type(exc).__name__}: {exc}" if not _is_ours(exc) else \
                 f"{window}: {exc}"
@@ -88,7 +83,8 @@ def collect(run: Run, windows: Sequence[Window]) -> RunRecord:
         record.windows += 1
     try:
         counts = run.sink.close()
-    except Exception as exc:
+    except Exception as exc:  # the spool is full, or its disk failed
+        log.error("%s: writing failed: %s", run.name, exc)
         record.errors.append(f"writing: {exc}")
     else:
         record.written += counts.written
@@ -99,17 +95,49 @@ def collect(run: Run, windows: Sequence[Window]) -> RunRecord:
     return record
 
 
+def _collect_window(run: Run, window: Window, record: RunRecord) -> None:
+    """The per-point loop: the hot path, so the common case is inlined and looked up once."""
+    stamp = to_timestamp(window.start, run.encoder.precision)
+    encode, add, granularity = run.encoder.encode, run.sink.add, run.granularity
+    count = 0
+    try:
+        for reading in run.source(window, **run.options):
+            if type(reading) is not Reading:
+                if isinstance(reading, Note):  # e.g. "sampled data": said once per run
+                    if reading.text not in record.notes:
+                        record.notes.append(reading.text)
+                    continue
+                count += 1
+                _encode_one(run, reading, stamp, record)
+                continue
+            count += 1
+            try:
+                line = encode(reading, granularity, stamp)
+            except RefusedReading as exc:
+                _refused(run, reading, exc, record)
+                continue
+            own = reading.granularity
+            add(line, str(own) if own else granularity)
+    finally:
+        record.readings += count
+
+
+def _refused(run: Run, reading: object, exc: RefusedReading, record: RunRecord) -> None:
+    record.refused += 1
+    log.warning("%s: refused %r: %s", run.name, reading, exc)
+    if run.dead_letter is not None:
+        run.dead_letter.add(run.name, str(exc), reading=repr(reading))
+
+
 def _encode_one(run: Run, reading: object, stamp: int, record: RunRecord) -> None:
+    """A reading of a Reading subclass, or something else (refused with the reason)."""
     try:
         if not isinstance(reading, Reading):
             raise RefusedReading(f"the source yielded a {type(reading).__name__}, not a Reading")
         line = run.encoder.encode(reading, run.granularity, stamp)
         granularity = str(reading.granularity or run.granularity)
     except RefusedReading as exc:
-        record.refused += 1
-        log.warning("%s: refused %r: %s", run.name, reading, exc)
-        if run.dead_letter is not None:
-            run.dead_letter.add(run.name, str(exc), reading=repr(reading))
+        _refused(run, reading, exc, record)
         return
     run.sink.add(line, granularity)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from dataclasses import dataclass, field
 from typing import Protocol, TextIO
 
@@ -44,7 +46,15 @@ class StdoutSink:
 
 
 class InfluxSink:
-    """Batches lines, spools each batch durably, then delivers it; a dead server stops posting."""
+    """Batches lines, spools each batch durably, then delivers it; a dead server stops posting.
+
+    One writer thread spools and posts full batches while the caller encodes the next ones,
+    so InfluxDB is kept busy; a queue of QUEUE_DEPTH batches bounds the memory. Batches keep
+    their order and each is spooled before it is posted and acked after. A run whose points
+    fit in one batch never starts the thread.
+    """
+
+    QUEUE_DEPTH = 2
 
     def __init__(self, source: str, spool: Spool, delivery: Delivery, dead_letter: DeadLetter,
                  batch_size: int):
@@ -57,6 +67,11 @@ class InfluxSink:
         self.buffers: dict[str, list[str]] = {}
         self.counts = SinkCounts()
         self.server_down = False
+        self._queue: queue.Queue[tuple[list[str], str] | None] | None = None
+        self._thread: threading.Thread | None = None
+        # The writer thread's failure (appended there, raised once here); it stops the writes.
+        self._failures: list[Exception] = []
+        self._reported = False
 
     def add(self, line: str, granularity: str) -> None:
         buffer = self.buffers.get(granularity)
@@ -64,16 +79,54 @@ class InfluxSink:
             buffer = self.buffers[granularity] = []
         buffer.append(line)
         if len(buffer) >= self.batch_size:
-            self._ship(granularity)
+            self._ship(granularity, background=True)
 
     def close(self) -> SinkCounts:
-        for granularity, buffer in list(self.buffers.items()):
-            if buffer:
-                self._ship(granularity)
+        try:
+            for granularity, buffer in list(self.buffers.items()):
+                if buffer:
+                    self._ship(granularity, background=False)
+        finally:
+            self._stop()
+        self._raise_failure()
         return self.counts
 
-    def _ship(self, granularity: str) -> None:
+    def _ship(self, granularity: str, background: bool) -> None:
         lines, self.buffers[granularity] = self.buffers[granularity], []
+        self._raise_failure()
+        if self._queue is None:
+            if not background:
+                self._write(lines, granularity)
+                return
+            self._queue = queue.Queue(self.QUEUE_DEPTH)
+            self._thread = threading.Thread(target=self._work, name=f"pusher-write-{self.source}",
+                                            daemon=True)
+            self._thread.start()
+        self._queue.put((lines, granularity))
+
+    def _work(self) -> None:
+        assert self._queue is not None
+        while (item := self._queue.get()) is not None:
+            if self._failures:
+                continue  # not spooled, not posted: the run reports the failure and the
+                # window is collected again, as when the caller's own put failed
+            try:
+                self._write(*item)
+            except Exception as exc:  # the spool is full or its disk failed: tell the caller
+                self._failures.append(exc)
+
+    def _stop(self) -> None:
+        if self._queue is not None and self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+        self._queue = self._thread = None
+
+    def _raise_failure(self) -> None:
+        if self._failures and not self._reported:
+            self._reported = True
+            raise self._failures[0]
+
+    def _write(self, lines: list[str], granularity: str) -> None:
         batch = self.spool.put(self.source, lines, granularity)
         if self.server_down:
             self.counts.spooled += len(lines)
@@ -103,13 +156,14 @@ def deliver_batch(batch: SpooledBatch, lines: list[str], delivery: Delivery, spo
 
 
 def flush_spool(spool: Spool, delivery: Delivery, dead_letter: DeadLetter,
-                source: str | None = None) -> SinkCounts:
+                source: str | None = None, wait: bool = False) -> SinkCounts:
     """Replay what earlier runs left in the spool, oldest first; stop at the first failure.
 
-    Only one process flushes a spool at a time; when another one is at it, this is a no-op.
+    Only one process flushes a spool at a time; when another one is at it, this is a no-op
+    (or, with `wait`, waits for it and then sends whatever is left).
     """
     counts = SinkCounts()
-    with spool.flushing() as ours:
+    with spool.flushing(wait) as ours:
         if not ours:
             log.info("another process is flushing the spool")
             return counts

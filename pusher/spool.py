@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -55,13 +56,13 @@ class Spool:
             self._size = self.size_bytes()
             if self._size + len(body) > self.max_bytes:
                 raise SpoolFull(
-                    f"the spool {self.directory} is full ({self._size / 2**20:.1f} MiB of "
-                    f"{self.max_bytes / 2**20:.1f} MiB): {len(lines)} points were not "
+                    f"the spool {self.directory} is full ({_size(self._size)} of "
+                    f"{_size(self.max_bytes)}): {len(lines)} points were not "
                     "collected; bring InfluxDB back (`pusher spool flush`) or raise "
                     "[pusher] spool_max_mb")
         # Sequence numbers sort by creation, so a flush replays batches in order.
         self._sequence = max(self._sequence + 1, time.time_ns())
-        safe = _safe(source)
+        safe = source_file_name(source)
         final = self.directory / (
             f"{self._sequence:020d}-{os.getpid()}-{granularity}-{safe}{_SUFFIX}")
         temporary = final.with_suffix(".tmp")
@@ -87,7 +88,7 @@ class Spool:
         """Spooled batches, oldest first; leftovers of an interrupted put are removed."""
         for path in sorted(self.directory.glob(f"*{_SUFFIX}")):
             _sequence, _pid, granularity, name = path.stem.split("-", 3)
-            if source is None or name == _safe(source):
+            if source is None or name == source_file_name(source):
                 yield SpooledBatch(path, name, granularity)
         # A .tmp file is a put that was interrupted (or is under way in another process:
         # hence the age limit); its batch was never posted, its window is re-collected.
@@ -97,13 +98,13 @@ class Spool:
                 if stale.stat().st_mtime < cutoff:
                     stale.unlink()
 
-    def flushing(self) -> contextlib.AbstractContextManager[bool]:
+    def flushing(self, wait: bool = False) -> contextlib.AbstractContextManager[bool]:
         """Hold the flush lock; yields False when another process is flushing right now.
 
         Two flushers would not lose anything (acks tolerate a vanished file) but would post
         the same batches twice; one flusher at a time keeps replays cheap.
         """
-        return locked(self.directory / ".flush.lock", blocking=False)
+        return locked(self.directory / ".flush.lock", blocking=wait)
 
     def size_bytes(self) -> int:
         total = 0
@@ -124,7 +125,11 @@ class Spool:
         return counts
 
 
-def _safe(source: str) -> str:
+def _size(count: int) -> str:
+    return f"{count / 2**20:.1f} MiB" if count >= 2**20 else f"{count / 1024:.1f} KiB"
+
+
+def source_file_name(source: str) -> str:
     # The source name ends the file name: keep it to characters every filesystem takes.
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in source) or "source"
 
@@ -156,3 +161,33 @@ class DeadLetter:
             for line in handle:
                 if line.strip():
                     yield json.loads(line)
+
+
+_GRANULARITY = re.compile(r",granularity=(\w+)[, ]")
+
+
+def requeue_refused(spool: Spool, dead_letter: DeadLetter) -> int:
+    """Move refused lines back into the spool (after their cause was fixed); returns how many.
+
+    Records without a line (readings refused before they became one) stay where they are.
+    """
+    batches: dict[tuple[str, str], list[str]] = {}
+    kept = []
+    for record in dead_letter.records():
+        line = record.get("line")
+        if not line:
+            kept.append(record)
+            continue
+        match = _GRANULARITY.search(line)
+        key = (record["source"], match.group(1) if match else "hourly")
+        batches.setdefault(key, []).append(line)
+    # Spool first, then rewrite: a crash in between duplicates a record, never loses one.
+    for (source, granularity), lines in batches.items():
+        spool.put(source, lines, granularity)
+    temporary = dead_letter.path.with_suffix(".tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in kept)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, dead_letter.path)
+    return sum(len(lines) for lines in batches.values())

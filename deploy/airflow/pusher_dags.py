@@ -77,11 +77,15 @@ def build_dags(specs: list[dict[str, Any]]) -> dict[str, Any]:
         from airflow.providers.standard.operators.bash import BashOperator
     except ImportError:  # Airflow 2 without the standard provider
         from airflow.operators.bash import BashOperator
+    from airflow.timetables.interval import CronDataIntervalTimetable
 
     dags = {}
     for spec in specs:
         start = pendulum.parse(spec["start_date"], tz=spec["timezone"])
-        with DAG(dag_id=spec["dag_id"], schedule=spec["schedule"], start_date=start,
+        # Explicitly an interval timetable: Airflow 3 reads a bare cron string as a trigger
+        # with no interval (data_interval_start == data_interval_end).
+        timetable = CronDataIntervalTimetable(spec["schedule"], timezone=spec["timezone"])
+        with DAG(dag_id=spec["dag_id"], schedule=timetable, start_date=start,
                  catchup=spec["catchup"], max_active_runs=spec["max_active_runs"],
                  tags=spec["tags"], default_args={"retries": spec["retries"],
                                                   "retry_delay": spec["retry_delay"]}) as dag:

@@ -80,11 +80,10 @@ def environment(text: str) -> tuple[dict[str, str], dict[str, str]]:
     plain: dict[str, str] = {}
     secret: dict[str, str] = {}
     for name, default in variables(_uncommented(text)):
-        # A default carrying credentials (scheme://user:pass@host) is a secret too.
-        if is_secret_name(name) or "@" in (default or ""):
-            secret.setdefault(name, PLACEHOLDER)
-        else:
-            plain.setdefault(name, default if default else PLACEHOLDER)
+        # A default carrying credentials (scheme://user:pass@host) is a secret too. A
+        # default is in the config already, so it is no secret; the rest are placeholders.
+        target = secret if is_secret_name(name) or "@" in (default or "") else plain
+        target.setdefault(name, default or PLACEHOLDER)
     return dict(sorted(plain.items())), dict(sorted(secret.items()))
 
 
@@ -206,13 +205,13 @@ def to_yaml(manifests: list[Manifest]) -> str:
     import yaml
 
     class Dumper(yaml.SafeDumper):
-        pass
+        def ignore_aliases(self, data: Any) -> bool:
+            return True  # shared dicts written out in full: no &id001 anchors
 
     def text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
         style = "|" if "\n" in value else None
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
     Dumper.add_representer(str, text)
-    Dumper.ignore_aliases = lambda self, data: True
     return "---\n".join(yaml.dump(m, Dumper=Dumper, sort_keys=False, width=100)
                         for m in manifests)

@@ -56,6 +56,9 @@ class InfluxQL:
         series: list[dict[str, Any]] = body["results"][0].get("series", [])
         return series
 
+    def close(self) -> None:
+        self.session.close()
+
     def rows(self, query: str, db: str | None = None) -> Iterator[dict[str, Any]]:
         """Each row as a dict, with the series' tags under the key '@tags'."""
         for series in self.run(query, db):

@@ -19,13 +19,14 @@ HEADER = "Rendered by `pusher rollups render` from the config; edit the config, 
 TASK_PREFIX = "pusher_rollup_"
 GRANULARITY = "granularity"
 # InfluxQL keywords: an identifier spelled like one must be quoted.
-_KEYWORDS = frozenset("""ALL ALTER ANALYZE ANY AS ASC BEGIN BY CARDINALITY CREATE CONTINUOUS
+_KEYWORD_TEXT = """ALL ALTER ANALYZE ANY AS ASC BEGIN BY CARDINALITY CREATE CONTINUOUS
 DATABASE DATABASES DEFAULT DELETE DESC DESTINATIONS DIAGNOSTICS DISTINCT DROP DURATION END
 EVERY EXACT EXPLAIN FIELD FOR FROM GRANT GRANTS GROUP GROUPS IN INF INSERT INTO KEY KEYS
 KILL LIMIT MEASUREMENT MEASUREMENTS NAME OFFSET ON ORDER PASSWORD POLICIES POLICY
 PRIVILEGES QUERIES QUERY READ REPLICATION RESAMPLE RETENTION REVOKE SELECT SERIES SET SHARD
 SHARDS SLIMIT SOFFSET STATS SUBSCRIPTION SUBSCRIPTIONS TAG TO USER USERS VALUES WHERE WITH
-WRITE""".split())
+WRITE"""
+_KEYWORDS = frozenset(_KEYWORD_TEXT.split())
 _BARE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -72,8 +73,8 @@ def select_into(rollup: Rollup, influx: InfluxConfig, rollups: RollupsConfig,
                         for f, function in rollup.fields.items())
     where = f"{GRANULARITY} = 'hourly'"
     if since is not None and until is not None:
-        where += f" AND time >= {quote_string(_rfc3339(since))}" \
-                 f" AND time < {quote_string(_rfc3339(until))}"
+        where += f" AND time >= {quote_string(rfc3339(since))}" \
+                 f" AND time < {quote_string(rfc3339(until))}"
     return (f"SELECT {columns} INTO {db}.{quote_ident(daily)}.{name} "
             f"FROM {db}.{quote_ident(hourly)}.{name} WHERE {where} "
             f"GROUP BY time(1d), {every_tag_but(GRANULARITY)} "
@@ -153,8 +154,8 @@ def flux_task(rollup: Rollup, influx: InfluxConfig, rollups: RollupsConfig) -> s
 def flux_backfill(rollup: Rollup, influx: InfluxConfig, rollups: RollupsConfig,
                   since: datetime, until: datetime) -> str:
     """A one-shot query: the task's pipeline over [since, until) (local midnights)."""
-    return _flux_head(rollups) + "\n" + flux_pipeline(rollup, influx, _rfc3339(since),
-                                                      _rfc3339(until))
+    return _flux_head(rollups) + "\n" + flux_pipeline(rollup, influx, rfc3339(since),
+                                                      rfc3339(until))
 
 
 def rendered_files(influx: InfluxConfig, rollups: RollupsConfig, api: str | None = None
@@ -169,5 +170,5 @@ def rendered_files(influx: InfluxConfig, rollups: RollupsConfig, api: str | None
     return files
 
 
-def _rfc3339(moment: datetime) -> str:
+def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -29,11 +29,12 @@ class Finding:
     key: Key
     expected: float | int
     actual: float | int | None  # None: the daily point is missing
+    date: str = ""  # the local day, for people
 
     def __str__(self) -> str:
-        day, tags, name = self.key
+        _, tags, name = self.key
         where = ",".join([self.measurement, *(f"{k}={v}" for k, v in tags)])
-        date = datetime.fromtimestamp(day, UTC).isoformat().replace("+00:00", "Z")
+        date = self.date
         if self.actual is None:
             return f"missing  {date} {where} {name}: hourly points give {self.expected}"
         return f"differs  {date} {where} {name}: daily {self.actual}, hourly give {self.expected}"
@@ -78,13 +79,14 @@ def daily_values(points: Iterable[Point]) -> dict[Key, float | int]:
 
 
 def compare(rollup: Rollup, expected: dict[Key, float | int], actual: dict[Key, float | int],
-            report: Report) -> None:
+            report: Report, tz: tzinfo) -> None:
     """Add what is missing or different to `report`."""
     for key, value in sorted(expected.items()):
         report.checked += 1
         got = actual.get(key)
         if got is None or not _close(value, got):
-            report.findings.append(Finding(rollup.measurement, key, value, got))
+            date = datetime.fromtimestamp(key[0], tz).date().isoformat()
+            report.findings.append(Finding(rollup.measurement, key, value, got, date))
     report.without_hourly += len(actual.keys() - expected.keys())
 
 

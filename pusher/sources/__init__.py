@@ -3,7 +3,10 @@
 A source is a plain callable: `source(window, **options) -> Iterable[Reading]`, where the
 options are the keys of its `[sources.NAME]` table other than type, granularity, schedule,
 jitter, timeout and enabled. It may carry a `validate_options(options)` attribute that raises
-ValueError("key: problem") so that a bad config fails at start-up, not mid-run.
+ValueError("key: problem") so that a bad config fails at start-up, not mid-run, and a
+`check(options) -> str` attribute for `pusher validate`: it reaches the source's system
+cheaply (a connection, SELECT 1, a status endpoint), returns a one-line description and
+raises on failure.
 """
 
 from __future__ import annotations

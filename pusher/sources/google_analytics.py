@@ -204,8 +204,8 @@ def _service(credentials: str, endpoint: str | None, http: Any) -> Any:
     key = (credentials, endpoint)
     if http is None and key in _SERVICES:
         return _SERVICES[key]
-    from googleapiclient.discovery import build
     from google_auth_httplib2 import AuthorizedHttp
+    from googleapiclient.discovery import build
     from httplib2 import Http
 
     authorized = AuthorizedHttp(_credentials(credentials), http=http or Http(timeout=HTTP_TIMEOUT))

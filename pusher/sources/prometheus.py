@@ -106,3 +106,14 @@ def _validate(options: Mapping[str, Any]) -> None:
 
 
 prometheus.validate_options = _validate  # type: ignore[attr-defined]
+
+
+def _check(options: Mapping[str, Any]) -> str:
+    """For `pusher validate`: the server answers its API (and takes our headers)."""
+    url = f"{options['url'].rstrip('/')}/api/v1/status/buildinfo"
+    body = _get(requests.Session(), url, {}, float(options.get("timeout", 10.0)),
+                options.get("headers"), bool(options.get("verify_ssl", True)))
+    return f"Prometheus {body.get('data', {}).get('version', '?')} answers"
+
+
+prometheus.check = _check  # type: ignore[attr-defined]

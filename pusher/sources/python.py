@@ -36,3 +36,12 @@ def _validate(options: Mapping[str, Any]) -> None:
 
 
 python_callable.validate_options = _validate  # type: ignore[attr-defined]
+
+
+def _check(options: Mapping[str, Any]) -> str:
+    """For `pusher validate`: the callable imports."""
+    resolve(options["callable"])
+    return f"{options['callable']} imports"
+
+
+python_callable.check = _check  # type: ignore[attr-defined]

@@ -1,0 +1,172 @@
+"""End to end: `pusher collect` into a real server vs the server's own ingest rate."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from benchmarks.workload import START, readings
+from pusher.lineprotocol import Encoder
+
+ROOT = Path(__file__).resolve().parent.parent
+BATCH = 5000
+WORKERS = 2
+
+
+@dataclass
+class Target:
+    """One server and how to write into it, from the baseline and from pusher."""
+
+    name: str
+    write_url: str
+    params: dict[str, str]
+    influx_toml: str
+    count_points: Callable[[str, int], int]  # (run label, window hour) -> points stored
+
+
+def encoded_bodies(count: int, hour: int) -> list[bytes]:
+    """The benchmark's points, encoded once up front, in 5,000-line bodies."""
+    encoder = Encoder("s")
+    start = START + timedelta(hours=hour)
+    lines = [encoder.encode(r, "hourly", 0) for r in readings(count, start=start)]
+    return [("\n".join(lines[i:i + BATCH]) + "\n").encode() for i in range(0, count, BATCH)]
+
+
+def post_all(url: str, params: dict[str, str], bodies: list[bytes]) -> float:
+    """Seconds for WORKERS threads, one session each, to post every body: the server's pace."""
+    queue: Iterator[bytes] = iter(bodies)
+    lock = threading.Lock()
+    failures: list[str] = []
+
+    def work() -> None:
+        with requests.Session() as session:
+            while True:
+                with lock:
+                    body = next(queue, None)
+                if body is None:
+                    return
+                answer = session.post(url, params=params, data=body, timeout=120)
+                if answer.status_code >= 300:
+                    failures.append(f"HTTP {answer.status_code}: {answer.text[:200]}")
+
+    threads = [threading.Thread(target=work) for _ in range(WORKERS)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(f"baseline post failed: {failures[0]}")
+    return elapsed
+
+
+def write_config(directory: Path, influx_toml: str, count: int) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "pusher.toml"
+    path.write_text(f"""\
+[pusher]
+state_dir = "{directory / 'state'}"
+timezone = "UTC"
+
+[influx]
+{influx_toml}
+precision = "s"
+
+[sources.bench]
+type = "python"
+callable = "benchmarks.workload:source"
+count = {count}
+granularity = "hourly"
+""")
+    return path
+
+
+def pusher_env() -> dict[str, str]:
+    """The environment for a pusher subprocess: `benchmarks` importable, no user config."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUSHER_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def run_collect(config: Path, hour: int, extra: tuple[str, ...] = ()) -> tuple[float, str]:
+    """Wall-clock seconds of one `pusher collect bench` of one window, and its summary."""
+    since = START + timedelta(hours=hour)
+    command = [sys.executable, "-m", "pusher", "-c", str(config), "collect", "bench",
+               "--since", since.isoformat(), "--until", (since + timedelta(hours=1)).isoformat(),
+               *extra]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=pusher_env(), cwd=ROOT,
+                          check=False)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"pusher collect failed ({done.returncode}): {done.stderr[-2000:]}")
+    return elapsed, done.stderr.strip().splitlines()[-1]
+
+
+def compare(target: Target, count: int, workdir: Path, repeats: int) -> dict[str, Any]:
+    """Alternate baseline and pusher runs `repeats` times; keep each one's best."""
+    best_base = best_pusher = float("inf")
+    summary = ""
+    for repeat in range(repeats):
+        base_hour, pusher_hour = 2 * repeat, 2 * repeat + 1
+        bodies = encoded_bodies(count, base_hour)
+        best_base = min(best_base, post_all(target.write_url, target.params, bodies))
+        stored = target.count_points("base", base_hour)
+        if stored != count:
+            raise RuntimeError(f"{target.name} baseline stored {stored} of {count} points")
+        del bodies
+        config = write_config(workdir / f"{target.name}-{repeat}", target.influx_toml, count)
+        elapsed, summary = run_collect(config, pusher_hour)
+        best_pusher = min(best_pusher, elapsed)
+        stored = target.count_points("pusher", pusher_hour)
+        if stored != count:
+            raise RuntimeError(f"{target.name}: pusher stored {stored} of {count} points "
+                               f"({summary})")
+    return {"baseline_s": best_base, "pusher_s": best_pusher, "summary": summary}
+
+
+def _hour_range(hour: int) -> tuple[int, int]:
+    start = int((START + timedelta(hours=hour)).timestamp())
+    return start, start + 3600
+
+
+def influxdb1_target(server: Any, database: str = "bench") -> Target:
+    """InfluxDB 1.x through /write (the v1 writer)."""
+    server.create_database(database)
+
+    def count_points(_label: str, hour: int) -> int:
+        start, end = _hour_range(hour)
+        rows = server.select(f"SELECT count(value) FROM bench WHERE time >= {start}s AND "
+                             f"time < {end}s", db=database)
+        return int(rows[0]["count"]) if rows else 0
+
+    return Target("influxdb1", f"{server.url}/write", {"db": database, "precision": "s"},
+                  f'url = "{server.url}"\napi = "v1"\ndatabase = "{database}"', count_points)
+
+
+def victoria_target(server: Any) -> Target:
+    """VictoriaMetrics through /api/v2/write (the v2 writer, influxdb-client)."""
+
+    def count_points(_label: str, hour: int) -> int:
+        start, end = _hour_range(hour)
+        requests.get(f"{server.url}/internal/force_flush", timeout=30).raise_for_status()
+        answer = requests.get(f"{server.url}/api/v1/query", timeout=60, params={
+            "query": f"sum(count_over_time(bench_value[3600s]))", "time": str(end - 1)})
+        answer.raise_for_status()
+        result = answer.json()["data"]["result"]
+        return int(float(result[0]["value"][1])) if result else 0
+
+    params = {"org": "bench", "bucket": "bench", "precision": "s"}
+    toml = f'url = "{server.url}"\napi = "v2"\norg = "bench"\nbucket = "bench"\ntoken = "bench-token"'
+    return Target("victoria", f"{server.url}/api/v2/write", params, toml, count_points)

@@ -1,0 +1,198 @@
+"""run, backfill, status, validate, spool: the commands for running pusher for real."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from pusher.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, State, fail, handles_errors
+from pusher.config import Config
+
+
+@click.command("run")
+@click.argument("names", nargs=-1)
+@click.pass_obj
+@handles_errors
+def run(state: State, names: Sequence[str]) -> None:
+    """Run every enabled source (or NAMES) on its schedule until SIGTERM/SIGINT."""
+    from pusher.daemon import Daemon
+    from pusher.jobs import prepare_sources
+
+    config = state.config()
+    chosen = list(names) or [n for n, s in config.sources.items() if s.enabled]
+    prepare_sources(config, chosen)  # a bad source is a config error now, not every hour
+    Daemon(config, chosen, state.verbose).serve()
+    sys.exit(EXIT_OK)
+
+
+@click.command()
+@click.argument("name")
+@click.option("--since", required=True, metavar="TIME", help="First window: ISO time or span.")
+@click.option("--until", metavar="TIME", help="End (exclusive), default now.")
+@click.option("--chunk", default=24, show_default=True, type=click.IntRange(min=1),
+              help="Windows per chunk (the unit of progress and of resuming).")
+@click.option("--force", is_flag=True, help="Collect chunks already done again.")
+@click.option("--dry-run", is_flag=True, help="Print line protocol on stdout; write nothing.")
+@click.pass_obj
+@handles_errors
+def backfill(state: State, name: str, since: str, until: str | None, chunk: int, force: bool,
+             dry_run: bool) -> None:
+    """Collect the past windows of NAME in chunks; resumable, and safe to re-run."""
+    from pusher.backfill import BackfillState
+    from pusher.backfill import backfill as run_backfill
+    from pusher.jobs import Outputs, prepare_sources, run_context
+    from pusher.timespec import parse_moment
+
+    config = state.config()
+    source = prepare_sources(config, [name])[name]
+    now = datetime.now(UTC)
+    try:
+        start = parse_moment(since, now, config.timezone)
+        end = parse_moment(until, now, config.timezone) if until else now
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE)
+    if start >= end:
+        fail("--since must be before --until", EXIT_USAGE)
+    outputs = Outputs(config, dry_run, sys.stdout)
+    marker = None if dry_run else BackfillState(config.state_dir, name)
+    total = _window_count(config, name, start, end)
+    try:
+        outputs.flush()
+        with _progress(total, f"backfill {name}") as bar:
+            result = run_backfill(run_context(config, outputs), config.sources[name], source,
+                                  start, end, chunk, marker, force, bar.update)
+    finally:
+        outputs.close()
+    record = result.record
+    click.echo(config.redact(record.summary()) + f" chunks={result.chunks} "
+               f"skipped={result.skipped} (already done)", err=True)
+    for key in result.failed:
+        click.echo(f"- chunk {key} not complete: re-run to retry it", err=True)
+    sys.exit(EXIT_OK if record.ok and not result.failed else EXIT_FAILED)
+
+
+def _window_count(config: Config, name: str, start: datetime, end: datetime) -> int:
+    from pusher.reading import windows_between
+
+    spec = config.sources[name]
+    return sum(1 for w in windows_between(start, end, spec.granularity, config.timezone)
+               if w.end <= end)
+
+
+class _NoBar:
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    def update(self, n: int) -> None:
+        return None
+
+
+def _progress(total: int, label: str) -> Any:
+    # Only a person watching a terminal wants a bar; logs and pipes get the summary line.
+    if not sys.stderr.isatty():
+        return _NoBar()
+    return click.progressbar(length=total, label=label, file=sys.stderr,
+                             show_eta=True, show_pos=True)
+
+
+@click.command()
+@click.pass_obj
+@handles_errors
+def status(state: State) -> None:
+    """Each source's schedule, last run, points, next run, lag and spool (from the state dir)."""
+    from pusher.status import failures, footer, render, status_rows
+
+    config = state.config()
+    click.echo(render(status_rows(config, datetime.now(UTC))))
+    click.echo(footer(config))
+    for failure in failures(config):
+        click.echo(config.redact(f"last failure of {failure}"))
+
+
+@click.command()
+@click.pass_obj
+@handles_errors
+def validate(state: State) -> None:
+    """Check the config, reach every source and InfluxDB; exit non-zero if anything fails."""
+    from pusher.validate import validate as run_checks
+
+    config = state.config()
+    checks = []
+    for check in run_checks(config):
+        checks.append(check)
+        click.echo(config.redact(check.line()))
+    if any(c.config_problem for c in checks):
+        sys.exit(EXIT_USAGE)
+    sys.exit(EXIT_OK if all(c.ok for c in checks) else EXIT_FAILED)
+
+
+@click.group("spool", invoke_without_command=True)
+@click.pass_context
+def spool(ctx: click.Context) -> None:
+    """What waits in the spool and what InfluxDB refused; flush or retry them."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(spool_show)
+
+
+@spool.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+@handles_errors
+def spool_show(state: State, as_json: bool = False) -> None:
+    """Points waiting per source, and the refused points with the server's reason."""
+    from pusher.spool import DeadLetter, Spool
+
+    config = state.config()
+    waiting = Spool(config.state_dir / "spool").by_source()
+    refused = list(DeadLetter(config.state_dir / "dead-letter.jsonl").records())
+    if as_json:
+        click.echo(json.dumps({"waiting": waiting, "refused": refused}, indent=1))
+        return
+    click.echo(f"waiting: {sum(waiting.values())} points")
+    for name, count in sorted(waiting.items()):
+        click.echo(f"  {name:<20} {count}")
+    click.echo(f"refused: {len(refused)} (dead-letter {config.state_dir / 'dead-letter.jsonl'})")
+    for record in refused[-20:]:
+        click.echo(config.redact(f"  {record['time']} {record['source']}: {record['reason']}"))
+
+
+@spool.command("flush")
+@click.pass_obj
+@handles_errors
+def spool_flush(state: State) -> None:
+    """Send what the spool holds now; exit 1 if some is left."""
+    from pusher.jobs import Outputs
+
+    config = state.config()
+    outputs = Outputs(config, False, sys.stdout)
+    try:
+        counts = outputs.flush(wait=True)
+    finally:
+        outputs.close()
+    assert outputs.spool is not None
+    left = outputs.spool.count_lines()
+    click.echo(f"- spool flushed written={counts.written} refused={counts.refused} "
+               f"left={left}", err=True)
+    sys.exit(EXIT_OK if not left and not counts.errors else EXIT_FAILED)
+
+
+@spool.command("retry")
+@click.pass_obj
+@handles_errors
+def spool_retry(state: State) -> None:
+    """Put refused lines back into the spool and flush (after fixing their cause)."""
+    from pusher.spool import DeadLetter, Spool, requeue_refused
+
+    config = state.config()
+    moved = requeue_refused(Spool(config.state_dir / "spool", config.spool_max_bytes),
+                            DeadLetter(config.state_dir / "dead-letter.jsonl"))
+    click.echo(f"- {moved} refused lines back in the spool", err=True)
+    click.get_current_context().invoke(spool_flush)

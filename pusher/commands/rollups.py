@@ -1,0 +1,101 @@
+"""setup and rollups render|backfill|verify: the daily rollups inside InfluxDB."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from pusher.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, State, fail, handles_errors
+
+
+def _span(config_tz: object, since: str, until: str | None) -> tuple[datetime, datetime]:
+    from pusher.timespec import parse_moment
+
+    now = datetime.now(UTC)
+    try:
+        start = parse_moment(since, now, config_tz)  # type: ignore[arg-type]
+        end = parse_moment(until, now, config_tz) if until else now  # type: ignore[arg-type]
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE)
+    if start >= end:
+        fail("--since must be before --until", EXIT_USAGE)
+    return start, end
+
+
+@click.command()
+@click.pass_obj
+@handles_errors
+def setup(state: State) -> None:
+    """Create or update the database/buckets, retentions and rollups (idempotent)."""
+    from pusher.rollups import ops
+
+    for line in ops.setup(state.config()):
+        click.echo(line)
+
+
+@click.group()
+def rollups() -> None:
+    """Daily points computed inside InfluxDB from the hourly ones."""
+
+
+@rollups.command()
+@click.option("--api", type=click.Choice(["v1", "v2"]),
+              help="Continuous queries (v1) or Flux tasks (v2); default: [influx] api, or "
+                   "both with --out.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the files into this directory (e.g. influx/) instead of printing.")
+@click.pass_obj
+@handles_errors
+def render(state: State, api: str | None, out: Path | None) -> None:
+    """Print (or write) the Flux tasks / continuous queries of [rollups]."""
+    from pusher.rollups.render import rendered_files
+
+    config = state.config()
+    files = rendered_files(config.influx, config.rollups, api or (None if out else
+                                                                   config.influx.api))
+    for name, text in files.items():
+        if out is None:
+            click.echo(f"# {name}\n{text}")
+            continue
+        path = out / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        click.echo(f"wrote {path}", err=True)
+
+
+@rollups.command()
+@click.option("--since", required=True, metavar="TIME",
+              help="First day: ISO date/time or a span back (7d); widened to local midnight.")
+@click.option("--until", metavar="TIME", help="End (exclusive), default now.")
+@click.pass_obj
+@handles_errors
+def backfill(state: State, since: str, until: str | None) -> None:
+    """Compute the daily points of past days now (after an outage or a config change)."""
+    from pusher.rollups import ops
+
+    config = state.config()
+    start, end = _span(config.rollups.timezone, since, until)
+    for line in ops.backfill(config, start, end):
+        click.echo(line)
+
+
+@rollups.command()
+@click.option("--since", required=True, metavar="TIME",
+              help="First day: ISO date/time or a span back (7d).")
+@click.option("--until", metavar="TIME", help="End (exclusive), default now; today is skipped.")
+@click.pass_obj
+@handles_errors
+def verify(state: State, since: str, until: str | None) -> None:
+    """Recompute each complete day from hourly points; exit 1 on a missing or wrong value."""
+    from pusher.rollups import ops
+    from pusher.rollups.verify import summary
+
+    config = state.config()
+    start, end = _span(config.rollups.timezone, since, until)
+    report = ops.verify(config, start, end, datetime.now(UTC))
+    for line in summary(report):
+        click.echo(line)
+    sys.exit(EXIT_OK if report.ok else EXIT_FAILED)

@@ -1,0 +1,142 @@
+"""Flux text for the dashboards and alert rules. Pure functions, no I/O.
+
+Grafana substitutes ${granularity}, ${bucket} and ${daily_bucket} (dashboard variables) and
+defines `v` (time range, window period) before it sends a query to InfluxDB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pusher.runlog import RUN_MEASUREMENT
+
+# Hourly points in ${bucket}, daily ones in ${daily_bucket} (the data contract).
+HOURLY_BUCKET = '"${bucket}"'
+DAILY_BUCKET = '"${daily_bucket}"'
+PICKED_BUCKET = 'if "${granularity}" == "daily" then "${daily_bucket}" else "${bucket}"'
+RANGE = "|> range(start: v.timeRangeStart, stop: v.timeRangeStop)"
+# InfluxDB 1.x continuous queries cannot tag rolled-up points: there the bucket
+# ("db/rp" in Flux) alone says which granularity a point has.
+GRANULARITY = '|> filter(fn: (r) => r.granularity == "${granularity}" or not exists r.granularity)'
+NANOSECONDS = "1000000000.0"
+# The pusher_runs history the health views look back over, whatever the time picker says.
+RUNS_LOOKBACK = "-30d"
+
+
+def field_test(fields: Sequence[str]) -> str:
+    """`r._field == "a" or r._field == "b"`."""
+    return " or ".join(f'r._field == "{name}"' for name in fields)
+
+
+def tag_test(tag: str, values: Sequence[str]) -> str:
+    return " or ".join(f'r.{tag} == "{value}"' for value in values)
+
+
+def select(measurement: str, fields: Sequence[str], bucket: str = PICKED_BUCKET,
+           granularity: str = GRANULARITY, where: str | None = None) -> list[str]:
+    """The head of a query: one measurement, some fields, at the dashboard's granularity."""
+    lines = [f"from(bucket: {bucket})", f"    {RANGE}",
+             f'    |> filter(fn: (r) => r._measurement == "{measurement}")',
+             f"    {granularity}", f"    |> filter(fn: (r) => {field_test(fields)})"]
+    if where:
+        lines.append(f"    |> filter(fn: (r) => {where})")
+    return lines
+
+
+def windowed(fn: str) -> str:
+    """Points per window of the panel, stamped at the window start as pusher stamps them."""
+    return (f'    |> aggregateWindow(every: v.windowPeriod, fn: {fn}, createEmpty: false, '
+            f'timeSrc: "_start")')
+
+
+def named(expression: str) -> list[str]:
+    """One series per value of `expression`, in a `series` column (the panels' display name)."""
+    return [f"    |> map(fn: (r) => ({{_time: r._time, _value: float(v: r._value), "
+            f"series: {expression}}}))",
+            '    |> group(columns: ["series"])']
+
+
+def series(measurement: str, fields: Sequence[str], fn: str, by: str = "r._field",
+           **head: str) -> str:
+    """A plain time series per field (or per tag: by="r.kind") aggregated per window."""
+    return "\n".join([*select(measurement, fields, **head), windowed(fn), *named(by)])
+
+
+def ratio(measurement: str, numerator: str, denominator: str, by: str, scale: float = 1.0,
+          **head: str) -> str:
+    """numerator / denominator of the window sums (timing means, activation rate)."""
+    factor = f"{scale} * " if scale != 1.0 else ""
+    return "\n".join([
+        *select(measurement, [numerator, denominator], **head), windowed("sum"),
+        '    |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")',
+        f"    |> filter(fn: (r) => r.{denominator} > 0)",
+        f"    |> map(fn: (r) => ({{_time: r._time, series: {by}, "
+        f"_value: {factor}float(v: r.{numerator}) / float(v: r.{denominator})}}))",
+        '    |> group(columns: ["series"])',
+    ])
+
+
+def total(measurement: str, field: str, label: str, **head: str) -> str:
+    """The sum of one field over the whole range (a stat)."""
+    return "\n".join([*select(measurement, [field], **head), "    |> group()",
+                      "    |> sum()",
+                      f'    |> map(fn: (r) => ({{_time: now(), _value: float(v: r._value), '
+                      f'series: "{label}"}}))'])
+
+
+def runs(bounds: str = "start: v.timeRangeStart, stop: v.timeRangeStop") -> str:
+    """`runs =` pusher_runs points of every source, hourly and daily (both buckets)."""
+    return (f"runs = union(tables: [\n"
+            f"    from(bucket: {HOURLY_BUCKET}) |> range({bounds}),\n"
+            f"    from(bucket: {DAILY_BUCKET}) |> range({bounds}),\n"
+            f"])\n"
+            f'    |> filter(fn: (r) => r._measurement == "{RUN_MEASUREMENT}")\n')
+
+
+STATUS_CODES = {"done": 0, "partial": 1, "failed": 2}
+
+
+def last_runs(numbers: Sequence[str]) -> str:
+    """One row per source: last status (0 done, 1 partial, 2 failed), last `numbers`,
+    `age` (seconds since the last successful run) and `stale` (age / schedule interval)."""
+    done, partial, failed = (f"{code}.0" for code in STATUS_CODES.values())
+    return runs(f"start: {RUNS_LOOKBACK}") + f"""nowSeconds = float(v: uint(v: now())) / {NANOSECONDS}
+status = runs
+    |> filter(fn: (r) => r._field == "status")
+    |> map(fn: (r) => ({{r with _value: if r._value == "done" then {done} else if r._value == "partial" then {partial} else {failed}}}))
+numbers = runs
+    |> filter(fn: (r) => {field_test(sorted({"interval", *numbers}))})
+    |> toFloat()
+success = runs
+    |> filter(fn: (r) => r._field == "ok")
+    |> toInt()
+    |> filter(fn: (r) => r._value == 1)
+    |> set(key: "_field", value: "last_success")
+    |> map(fn: (r) => ({{r with _value: float(v: uint(v: r._time)) / {NANOSECONDS}}}))
+union(tables: [status, numbers, success])
+    |> group(columns: ["source", "_field"])
+    |> last()
+    |> group()
+    |> pivot(rowKey: ["source"], columnKey: ["_field"], valueColumn: "_value")
+"""  # noqa: E501
+
+
+def health_table(numbers: Sequence[str]) -> str:
+    """The pipeline health table: one row per source."""
+    kept = ", ".join(f"{name}: r.{name}" for name in numbers)
+    return last_runs(numbers) + (
+        "    |> map(fn: (r) => ({source: r.source, status: r.status, "
+        "age: nowSeconds - r.last_success, "
+        f"stale: (nowSeconds - r.last_success) / r.interval, {kept}}}))\n")
+
+
+def per_source(field: str, fn: str) -> str:
+    """One series per source of a pusher_runs field, aggregated per window."""
+    return runs() + "\n".join([
+        "runs",
+        f'    |> filter(fn: (r) => r._field == "{field}")',
+        "    |> toFloat()",
+        '    |> group(columns: ["source"])',
+        windowed(fn),
+        *named("r.source"),
+    ]) + "\n"

@@ -1,0 +1,78 @@
+"""`pusher status`: one line per source, like Airflow's DAG list, from the state directory."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+from pusher.config import Config
+from pusher.runlog import History, Watermarks
+from pusher.schedules import parse_schedule
+from pusher.spool import DeadLetter, Spool, source_file_name
+
+COLUMNS = ("SOURCE", "SCHEDULE", "LAST RUN", "STATUS", "POINTS", "NEXT RUN", "LAG", "SPOOL")
+
+
+def status_rows(config: Config, now: datetime) -> list[tuple[str, ...]]:
+    """The table's rows (strings), in config order."""
+    runs = History(config.state_dir).all()
+    marks = Watermarks(config.state_dir).all()
+    waiting = Spool(config.state_dir / "spool").by_source()
+    tz = config.timezone
+    rows: list[tuple[str, ...]] = []
+    for name, spec in config.sources.items():
+        schedule = parse_schedule(spec.schedule, spec.granularity)
+        last = runs.get(name, {})
+        ended = datetime.fromisoformat(last["ended"]) if "ended" in last else None
+        status = str(last.get("status", "never run"))
+        if not spec.enabled:
+            status += " (disabled)"
+        mark = marks.get(name)
+        rows.append((
+            name,
+            schedule.text,
+            _when(ended, tz) if ended else "-",
+            status,
+            str(last.get("written", "-")),
+            _when(schedule.next_after(now, tz), tz) if spec.enabled else "-",
+            human_span((now - mark).total_seconds()) if mark else "-",
+            str(waiting.get(source_file_name(name), 0)),
+        ))
+    return rows
+
+
+def render(rows: list[tuple[str, ...]]) -> str:
+    table = [COLUMNS, *rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(COLUMNS))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+                     .rstrip() for row in table)
+
+
+def footer(config: Config) -> str:
+    spool = Spool(config.state_dir / "spool")
+    lines = spool.count_lines()
+    refused = sum(1 for _ in DeadLetter(config.state_dir / "dead-letter.jsonl").records())
+    return (f"spool: {lines} points waiting ({spool.size_bytes() / 1024:.1f} KiB); "
+            f"dead-letter: {refused} refused")
+
+
+def failures(config: Config) -> list[str]:
+    """Sources whose last run did not end well, with the first error."""
+    return [f"{name}: {run.get('error') or run.get('status')}"
+            for name, run in History(config.state_dir).all().items()
+            if run.get("status") != "done" and name in config.sources]
+
+
+def human_span(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}d{hours:02d}h"
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{seconds % 60:02d}s"
+
+
+def _when(moment: datetime, tz: tzinfo) -> str:
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,71 @@
+"""Shared pieces of the operations tests: configs, the pusher command, counting points."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+PLUGINS = str(Path(__file__).parent / "ops_plugins")
+
+
+def write_config(tmp_path: Path, influx_url: str, db: str, sources: str, extra: str = "",
+                 pusher_extra: str = "") -> Path:
+    path = tmp_path / "pusher.toml"
+    path.write_text(f"""
+[pusher]
+state_dir = "state"
+timezone = "UTC"
+{pusher_extra}
+[influx]
+url = "{influx_url}"
+api = "v1"
+database = "{db}"
+retries = 0
+{extra}
+{sources}
+""")
+    return path
+
+
+def grid_source(name: str = "grid", series: int = 5, extra: str = "") -> str:
+    return f"""
+[sources.{name}]
+type = "python"
+callable = "ops_readers:grid"
+series = {series}
+{extra}
+"""
+
+
+def command(*args: str, config: Path | None = None, verbose: bool = False) -> list[str]:
+    base = [sys.executable, "-m", "pusher"] + (["-v"] if verbose else [])
+    return base + (["--config", str(config)] if config else []) + list(args)
+
+
+def environment() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUSHER_")}
+    env["PYTHONPATH"] = PLUGINS
+    return env
+
+
+def pusher(*args: str, config: Path | None = None, timeout: float = 120
+           ) -> subprocess.CompletedProcess[str]:
+    """Run the real command in a subprocess, as cron does."""
+    return subprocess.run(command(*args, config=config), capture_output=True, text=True,
+                          env=environment(), timeout=timeout, check=False)
+
+
+def count(server: Any, db: str, measurement: str = "grid", field: str = "v") -> int:
+    rows = server.select(f'SELECT count("{field}") FROM "{measurement}"', db=db)
+    return int(rows[0]["count"]) if rows else 0
+
+
+def per_time(server: Any, db: str, measurement: str = "grid", field: str = "v"
+             ) -> dict[int, int]:
+    """Points per timestamp (every series of a window shares its start)."""
+    rows = server.select(f'SELECT "{field}" FROM "{measurement}" GROUP BY *', db=db)
+    counts: dict[int, int] = {}
+    for row in rows:
+        counts[row["time"]] = counts.get(row["time"], 0) + 1
+    return counts

@@ -1,0 +1,40 @@
+"""Python sources for the operations tests (imported by `pusher` subprocesses via PYTHONPATH)."""
+
+import time
+from pathlib import Path
+
+from pusher import Reading, Window
+
+
+def grid(window: Window, series: int = 5):
+    """`series` points per window, one per tag value k; v is the window start."""
+    stamp = int(window.start.timestamp())
+    for k in range(series):
+        yield Reading("grid", {"v": stamp + k}, {"k": f"k{k:04d}"})
+
+
+def gated(window: Window, gate: str, at: str, series: int = 5):
+    """Like grid, but at window start `at` announce itself and wait for a go file."""
+    if window.start.isoformat().startswith(at):
+        directory = Path(gate)
+        (directory / "reached").touch()
+        while not (directory / "go").exists():
+            time.sleep(0.02)
+    yield from grid(window, series)
+
+
+def hang(window: Window):
+    """A source that never answers."""
+    time.sleep(3600)
+    yield Reading("never", {"v": 1})
+
+
+def failing(window: Window):
+    """A source whose upstream is broken."""
+    raise RuntimeError("upstream says no")
+    yield  # pragma: no cover
+
+
+def tick(window: Window):
+    """One point per window in its own measurement."""
+    yield Reading("tick", {"v": 1})

@@ -1,0 +1,111 @@
+"""Helpers for the rollup tests: a deterministic hourly source and its expected daily values."""
+
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pusher import Reading
+
+PARIS = ZoneInfo("Europe/Paris")
+POLL_DEADLINE = 60.0  # seconds: a ceiling for polling, not a timed assertion
+
+ROLLUPS_TOML = """
+[rollups]
+timezone = "Europe/Paris"
+hourly_retention = "{hourly_retention}"
+daily_retention = "0"
+lookback = "3d"
+every = "5s"
+[rollups.measurements]
+events = {{ count = "{events}" }}
+objects = {{ count = "last" }}
+timings = {{ count = "sum", max = "max", mean = "mean" }}
+"""
+
+
+def hourly(window, skip=()):
+    """Values that are a pure function of the hour, so tests can recompute them."""
+    h = int(window.start.timestamp()) // 3600
+    if h * 3600 in skip:
+        return
+    yield Reading("events", {"count": h % 7 + 1}, {"kind": "signup"})
+    yield Reading("events", {"count": h % 5 * 10}, {"kind": "login"})
+    yield Reading("objects", {"count": 1000 + h % 1000}, {"kind": "users"})
+    yield Reading("timings", {"count": h % 3 + 1, "max": (h % 11) / 2, "mean": (h % 13) / 4},
+                  {"stage": "browser"})
+
+
+def expected_daily(hours: list[int], functions: dict[str, dict[str, str]]
+                   ) -> dict[tuple[str, str, datetime, str], float]:
+    """(measurement, tag value, local midnight UTC, field) -> value, computed independently."""
+    values: dict[tuple[str, str, datetime, str], list[tuple[int, float]]] = defaultdict(list)
+    for hour in hours:
+        window = type("W", (), {"start": datetime.fromtimestamp(hour, UTC)})
+        for reading in hourly(window):
+            local = datetime.fromtimestamp(hour, PARIS)
+            midnight = local.replace(hour=0, minute=0, second=0).astimezone(UTC)
+            tag = next(iter(reading.tags.values()))
+            for name, value in reading.fields.items():
+                values[(reading.measurement, tag, midnight, name)].append((hour, value))
+    reduce: dict[str, Callable[[list[float]], float]] = {
+        "sum": sum, "max": max, "min": min, "last": lambda v: v[-1],
+        "mean": lambda v: sum(v) / len(v),
+    }
+    return {key: reduce[functions[key[0]][key[3]]]([v for _, v in sorted(series)])
+            for key, series in values.items()}
+
+
+def write_config(path: Path, url: str, database: str, events: str = "sum",
+                 hourly_retention: str = "30d", skip: tuple[int, ...] = ()) -> Path:
+    path.write_text(f"""
+[pusher]
+state_dir = "state"
+timezone = "UTC"
+
+[influx]
+url = "{url}"
+api = "v1"
+database = "{database}"
+retention_policy = "hourly"
+daily_retention_policy = "daily"
+precision = "s"
+
+[sources.main]
+type = "python"
+callable = "rollups_helpers:hourly"
+skip = {list(skip)}
+
+[sources.late]
+type = "python"
+callable = "rollups_helpers:hourly"
+""" + ROLLUPS_TOML.format(events=events, hourly_retention=hourly_retention))
+    return path
+
+
+def fresh_name() -> str:
+    return f"rollups_{uuid.uuid4().hex[:10]}"
+
+
+def poll(check: Callable[[], object], deadline: float = POLL_DEADLINE) -> object:
+    """Call `check` until it returns something truthy; return its last answer at the end."""
+    end = time.monotonic() + deadline
+    while True:
+        answer = check()
+        if answer or time.monotonic() > end:
+            return answer
+        time.sleep(0.2)
+
+
+def daily_rows(influxdb1, database: str, measurement: str, policy: str = "daily"
+               ) -> Iterator[tuple[dict, dict]]:
+    """(tags, row) of every point of `measurement` in `policy`, tags without empty values."""
+    body = influxdb1.query(f'SELECT * FROM "{database}"."{policy}"."{measurement}" GROUP BY *',
+                           db=database, epoch="s")
+    for series in body["results"][0].get("series", []):
+        tags = {k: v for k, v in series.get("tags", {}).items() if v}
+        for values in series["values"]:
+            yield tags, dict(zip(series["columns"], values, strict=True))

@@ -1,0 +1,166 @@
+"""Watermarks, catch-up after downtime, pusher_runs points and `pusher status`."""
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+from ops_helpers import grid_source, per_time, pusher, write_config
+
+from pusher.config import InfluxConfig
+from pusher.lineprotocol import encode
+from pusher.pipeline import RunRecord
+from pusher.runlog import RUN_FIELDS, WatermarkQuery, Watermarks, run_reading
+
+HOUR = 3600
+
+
+def hour_floor(moment: datetime) -> int:
+    return int(moment.timestamp()) // HOUR * HOUR
+
+
+def test_run_point_has_exactly_the_schema_fields():
+    record = RunRecord("sales", windows=2, readings=10, written=9, refused=1, duration=1.5)
+    ended = datetime(2026, 1, 1, 10, 0, 30, tzinfo=UTC)
+    reading = run_reading(record, ended, datetime(2026, 1, 1, 10, tzinfo=UTC), 3600)
+    assert set(reading.fields) == set(RUN_FIELDS)
+    assert all(type(reading.fields[k]) is kind for k, kind in RUN_FIELDS.items())
+    assert encode(reading, "hourly") == (
+        'pusher_runs,granularity=hourly,source=sales status="partial",ok=0i,duration=1.5,'
+        'readings=10i,written=9i,refused=1i,spooled=0i,interval=3600.0,lag=30.0,'
+        'watermark=1767261600i 1767261630')
+
+
+def test_run_point_without_a_watermark_has_no_lag():
+    reading = run_reading(RunRecord("s", errors=["x"]), datetime(2026, 1, 1, tzinfo=UTC), None,
+                          60)
+    assert reading.fields["status"] == "failed" and "lag" not in reading.fields
+
+
+def test_watermarks_only_move_forward(tmp_path):
+    marks = Watermarks(tmp_path)
+    later, earlier = datetime(2026, 1, 2, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)
+    marks.set("a", later)
+    marks.set("a", earlier)
+    assert marks.get("a") == later and marks.get("b") is None
+    assert json.loads((tmp_path / "watermarks.json").read_text()) == {"a": later.isoformat()}
+
+
+def test_catch_up_collects_every_missed_window(tmp_path, influxdb1, influx_db):
+    config = write_config(tmp_path, influxdb1.url, influx_db, grid_source())
+    first = hour_floor(datetime.now(UTC)) - 5 * HOUR
+    Watermarks(tmp_path / "state").set("grid", datetime.fromtimestamp(first, UTC))
+    result = pusher("collect", "grid", config=config)
+    assert result.returncode == 0, result.stderr
+    assert "catching up" in result.stderr
+    current = hour_floor(datetime.now(UTC))
+    counts = per_time(influxdb1, influx_db)
+    assert counts == {t: 5 for t in range(first, current + 1, HOUR)}
+    # The current window is collected but not complete: the watermark stops at its start.
+    assert Watermarks(tmp_path / "state").get("grid") == datetime.fromtimestamp(current, UTC)
+
+
+def test_catch_up_is_capped_and_says_how_to_backfill(tmp_path, influxdb1, influx_db):
+    config = write_config(tmp_path, influxdb1.url, influx_db, grid_source(extra="catchup_max = 3"))
+    Watermarks(tmp_path / "state").set(
+        "grid", datetime.fromtimestamp(hour_floor(datetime.now(UTC)) - 10 * HOUR, UTC))
+    result = pusher("collect", "grid", config=config)
+    assert result.returncode == 0, result.stderr
+    assert "exceed catchup_max=3" in result.stderr
+    assert "pusher backfill grid --since" in result.stderr
+    assert len(per_time(influxdb1, influx_db)) == 3
+
+
+def test_an_empty_state_dir_reads_the_watermark_back_from_influxdb(tmp_path, influxdb1,
+                                                                   influx_db):
+    config = write_config(tmp_path, influxdb1.url, influx_db, grid_source())
+    assert pusher("collect", "grid", config=config).returncode == 0
+    mark = Watermarks(tmp_path / "state").get("grid")
+    assert mark is not None
+    # A CronJob without a volume: no state at all, but pusher_runs knows the watermark.
+    (tmp_path / "state" / "watermarks.json").unlink()
+    query = WatermarkQuery(InfluxConfig(url=influxdb1.url, api="v1", database=influx_db))
+    assert query("grid", "hourly") == mark
+    older = mark - timedelta(hours=3)
+    influxdb1.query('DROP SERIES FROM "pusher_runs"', db=influx_db)
+    line = f"pusher_runs,granularity=hourly,source=grid watermark={int(older.timestamp())}i"
+    requests.post(f"{influxdb1.url}/write", params={"db": influx_db}, data=line,
+                  timeout=10).raise_for_status()
+    result = pusher("collect", "grid", config=config)
+    assert result.returncode == 0 and "catching up" in result.stderr, result.stderr
+    assert min(per_time(influxdb1, influx_db)) <= int(older.timestamp())
+
+
+def test_a_failing_window_does_not_move_the_watermark(tmp_path, influxdb1, influx_db):
+    sources = '[sources.bad]\ntype = "python"\ncallable = "ops_readers:failing"\n'
+    config = write_config(tmp_path, influxdb1.url, influx_db, sources)
+    result = pusher("collect", "bad", config=config)
+    assert result.returncode == 1
+    assert Watermarks(tmp_path / "state").get("bad") is None
+    runs = influxdb1.select('SELECT "status", "ok" FROM "pusher_runs"', db=influx_db)
+    assert [(r["status"], r["ok"]) for r in runs] == [("failed", 0)]
+
+
+def test_status_shows_runs_lag_and_spool(tmp_path, influxdb1, influx_db):
+    sources = grid_source(extra='schedule = "every 15m"') + \
+        '[sources.bad]\ntype = "python"\ncallable = "ops_readers:failing"\n'
+    config = write_config(tmp_path, influxdb1.url, influx_db, sources)
+    pusher("collect", "grid", "bad", config=config)
+    result = pusher("status", config=config)
+    assert result.returncode == 0, result.stderr
+    header, grid, bad, *rest = result.stdout.splitlines()
+    assert header.split() == ["SOURCE", "SCHEDULE", "LAST", "RUN", "STATUS", "POINTS", "NEXT",
+                              "RUN", "LAG", "SPOOL"]
+    assert grid.split()[:3] == ["grid", "every", "15m"] and " done " in grid
+    assert grid.split()[-1] == "0" and grid.split()[6] == "10"  # 2 windows x 5 points
+    assert bad.split()[:2] == ["bad", "@hourly"] and " failed " in bad
+    assert rest[0].startswith("spool: 0 points waiting")
+    assert "last failure of bad: " in rest[1] and "upstream says no" in rest[1]
+
+
+class _FluxServer(BaseHTTPRequestHandler):
+    seen: list = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.seen.append((self.path, dict(self.headers), json.loads(body)))
+        answer = (b",result,table,_start,_stop,_time,_value,_field,_measurement,source\r\n"
+                  b",_result,0,1970-01-01T00:00:00Z,2026-01-02T00:00:00Z,2026-01-01T10:00:05Z,"
+                  b"1767261600,watermark,pusher_runs,sales\r\n\r\n")
+        self.send_response(200)
+        self.send_header("Content-Type", "text/csv; charset=utf-8")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def flux_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FluxServer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _FluxServer.seen = []
+    yield server
+    server.shutdown()
+
+
+def test_v2_watermark_query_is_the_expected_flux_request(flux_server):
+    url = f"http://127.0.0.1:{flux_server.server_address[1]}"
+    influx = InfluxConfig(url=url, api="v2", org="acme", bucket="pusher",
+                          daily_bucket="pusher_daily", token="t0k")
+    assert WatermarkQuery(influx)("sales", "daily") == datetime(2026, 1, 1, 10, tzinfo=UTC)
+    [(path, headers, body)] = _FluxServer.seen
+    assert path == "/api/v2/query?org=acme"
+    assert headers["Authorization"] == "Token t0k"
+    assert body["type"] == "flux" and body["dialect"] == {"header": True, "annotations": []}
+    assert body["query"] == (
+        'from(bucket: "pusher_daily")\n'
+        "  |> range(start: 0)\n"
+        '  |> filter(fn: (r) => r._measurement == "pusher_runs" and r._field == "watermark"'
+        ' and r.source == "sales")\n'
+        "  |> group()\n  |> last()\n")

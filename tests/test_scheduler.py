@@ -1,0 +1,195 @@
+"""The scheduler loop on an injected clock, then `pusher run` for real with SIGTERM."""
+
+import json
+import signal
+import subprocess
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from ops_helpers import command, environment, write_config
+
+from pusher.config import parse_config
+from pusher.scheduler import Finished, Scheduler
+
+START = datetime(2026, 1, 1, 0, 0, tzinfo=UTC)
+
+
+class FakeClock:
+    def __init__(self, now: datetime = START):
+        self.now = now
+        self.gaps: dict[datetime, timedelta] = {}  # a sleep past this moment lasts longer
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        before = self.now
+        self.now += timedelta(seconds=seconds)
+        for moment, gap in list(self.gaps.items()):
+            if before <= moment < self.now:
+                self.now += gap  # the machine was suspended
+                del self.gaps[moment]
+
+
+class FakeRun:
+    """A run that ends `seconds` after it started (never, for None), by the fake clock."""
+
+    def __init__(self, clock: FakeClock, seconds: float | None, code: int = 0):
+        self.clock, self.code, self.killed = clock, code, False
+        self.ends = None if seconds is None else clock() + timedelta(seconds=seconds)
+
+    def poll(self):
+        if self.killed:
+            return -9
+        return self.code if self.ends is not None and self.clock() >= self.ends else None
+
+    def kill(self):
+        self.killed = True
+
+
+def make(sources: str, durations: dict[str, float | None], clock: FakeClock, rand=lambda: 0.0):
+    config = parse_config(_toml(sources), {})
+    launched: list[tuple[str, datetime]] = []
+    finished: list[Finished] = []
+
+    def launch(spec):
+        launched.append((spec.name, clock()))
+        return FakeRun(clock, durations[spec.name])
+
+    scheduler = Scheduler(config=config, launch=launch, clock=clock, sleep=clock.sleep,
+                          random=rand, on_finished=finished.append)
+    return scheduler, launched, finished
+
+
+def _toml(text: str) -> dict:
+    import tomllib
+
+    return tomllib.loads(text)
+
+
+def times_of(launched, name):
+    return [moment for source, moment in launched if source == name]
+
+
+def test_runs_at_start_then_on_its_schedule():
+    clock = FakeClock(START + timedelta(minutes=7))
+    scheduler, launched, finished = make(
+        '[sources.q]\ntype = "python"\ncallable = "x:y"\nschedule = "every 15m"\n',
+        {"q": 30.0}, clock)
+    scheduler.run(until=lambda: clock() >= START + timedelta(hours=1))
+    assert times_of(launched, "q") == [START + timedelta(minutes=m) for m in (7, 15, 30, 45)]
+    assert [f.code for f in finished] == [0, 0, 0, 0]
+    assert all(f.seconds == pytest.approx(30, abs=5) for f in finished)
+
+
+def test_jitter_delays_each_run_within_its_bound():
+    clock = FakeClock()
+    draws = iter([0.0, 0.5, 0.999, 0.25] * 10)
+    scheduler, launched, _ = make(
+        '[sources.h]\ntype = "python"\ncallable = "x:y"\nschedule = "@hourly"\njitter = 120\n',
+        {"h": 1.0}, clock, rand=lambda: next(draws))
+    scheduler.run(until=lambda: clock() >= START + timedelta(hours=4, minutes=30))
+    offsets = [(t - t.replace(minute=0, second=0, microsecond=0)).total_seconds()
+               for t in times_of(launched, "h")[1:]]
+    assert offsets == pytest.approx([0.0, 60.0, 119.88, 30.0], abs=5.01)
+    assert all(0 <= o < 125 for o in offsets)
+
+
+def test_a_gap_gives_one_run_at_once_not_one_per_missed_turn():
+    clock = FakeClock()
+    clock.gaps[START + timedelta(minutes=30)] = timedelta(hours=5)
+    scheduler, launched, _ = make(
+        '[sources.h]\ntype = "python"\ncallable = "x:y"\nschedule = "@hourly"\n',
+        {"h": 10.0}, clock)
+    scheduler.run(until=lambda: clock() >= START + timedelta(hours=7, minutes=30))
+    times = times_of(launched, "h")
+    # Start, then the first wake-up after the 5-hour gap (the run catches up from its
+    # watermark), then back on the hour.
+    assert times[0] == START
+    assert START + timedelta(hours=5, minutes=30) <= times[1] < START + timedelta(hours=5,
+                                                                                 minutes=31)
+    assert times[2:] == [START + timedelta(hours=h) for h in (6, 7)]
+
+
+def test_a_hanging_source_is_killed_at_its_timeout_and_blocks_nobody():
+    clock = FakeClock()
+    sources = ('[sources.stuck]\ntype = "python"\ncallable = "x:y"\nschedule = "@hourly"\n'
+               'timeout = 600.0\n'
+               '[sources.quick]\ntype = "python"\ncallable = "x:y"\nschedule = "every 1m"\n')
+    scheduler, launched, finished = make(sources, {"stuck": None, "quick": 2.0}, clock)
+    scheduler.run(until=lambda: clock() >= START + timedelta(minutes=30))
+    assert len(times_of(launched, "quick")) == 30
+    assert times_of(launched, "stuck") == [START]
+    stuck = [f for f in finished if f.name == "stuck"]
+    assert len(stuck) == 1 and stuck[0].timed_out and stuck[0].code == -9
+    assert stuck[0].seconds == pytest.approx(600, abs=5)
+    assert all(f.code == 0 for f in finished if f.name == "quick")
+
+
+def test_a_run_still_going_when_due_again_is_not_started_twice():
+    clock = FakeClock()
+    scheduler, launched, _ = make(
+        '[sources.slow]\ntype = "python"\ncallable = "x:y"\nschedule = "every 1m"\n'
+        'timeout = 3600.0\n', {"slow": 150.0}, clock)
+    scheduler.run(until=lambda: clock() >= START + timedelta(minutes=10))
+    # 0:00 runs until 2:30; 1:00 and 2:00 are skipped; 3:00 starts the next one, and so on.
+    assert times_of(launched, "slow") == [START + timedelta(minutes=m) for m in (0, 3, 6, 9)]
+
+
+def test_stop_lets_the_run_in_flight_finish():
+    clock = FakeClock()
+    scheduler, _, finished = make(
+        '[sources.s]\ntype = "python"\ncallable = "x:y"\n', {"s": 40.0}, clock)
+    scheduler.run(until=lambda: clock() >= START + timedelta(seconds=10))
+    assert [(f.name, f.code, f.timed_out) for f in finished] == [("s", 0, False)]
+    assert clock() >= START + timedelta(seconds=40)
+
+
+# --- the real thing -----------------------------------------------------------------------
+
+
+def _wait_for(predicate, what: str, limit: float = 60.0):
+    deadline = time.monotonic() + limit
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.1)
+
+
+def _runs(state: Path) -> dict:
+    try:
+        return json.loads((state / "runs.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def test_pusher_run_for_real(tmp_path, influxdb1, influx_db):
+    sources = ('[sources.quick]\ntype = "python"\ncallable = "ops_readers:grid"\n'
+               'schedule = "every 1s"\n'
+               '[sources.stuck]\ntype = "python"\ncallable = "ops_readers:hang"\n'
+               'timeout = 2.0\n')
+    config = write_config(tmp_path, influxdb1.url, influx_db, sources)
+    state = tmp_path / "state"
+    process = subprocess.Popen(command("run", config=config), env=environment(),
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(lambda: _runs(state).get("stuck", {}).get("status") == "failed",
+                  "the hanging source to time out")
+        _wait_for(lambda: _runs(state).get("quick", {}).get("status") == "done",
+                  "the quick source to run")
+        assert (state / "heartbeat").exists()
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    assert "timed out after" in _runs(state)["stuck"]["error"]
+    runs = influxdb1.select('SELECT "status", "ok" FROM "pusher_runs" GROUP BY "source"',
+                            db=influx_db)
+    assert {r["source"] for r in runs} == {"quick", "stuck"}
+    assert {r["status"] for r in runs if r["source"] == "stuck"} == {"failed"}
+    # While one source hung for 2 seconds, the other ran on its own schedule.
+    assert sum(1 for r in runs if r["source"] == "quick" and r["ok"] == 1) >= 2

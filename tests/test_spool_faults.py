@@ -1,0 +1,148 @@
+"""Faults injected for real: InfluxDB stopped mid-run, pusher killed -9, a full spool."""
+
+import random
+import re
+import subprocess
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from ops_helpers import command, count, environment, grid_source, per_time, pusher, write_config
+from servers import InfluxDB1, free_port
+
+from pusher.runlog import Watermarks
+
+HOUR = 3600
+GRID_LINE = re.compile(r"^grid,granularity=hourly,k=k\d{4} v=\d+i \d+$")
+RUN_LINE = re.compile(r"^pusher_runs,granularity=hourly,source=\w+ status=")
+
+
+@pytest.fixture(scope="module")
+def own_influx(tmp_path_factory):
+    """An InfluxDB of our own: these tests stop and start it."""
+    with InfluxDB1(tmp_path_factory.mktemp("own-influxdb")) as server:
+        yield server
+
+
+@pytest.fixture
+def own_db(own_influx, request):
+    own_influx.start()
+    name = re.sub(r"\W+", "_", request.node.name)[:40]
+    own_influx.create_database(name)
+    return name
+
+
+def wait_for(path: Path, process: subprocess.Popen, limit: float = 60.0) -> None:
+    deadline = time.monotonic() + limit
+    while not path.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.02)
+
+
+def test_influxdb_stopped_mid_run_then_every_point_exactly_once(tmp_path, own_influx, own_db):
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    sources = (f'[sources.grid]\ntype = "python"\ncallable = "ops_readers:gated"\n'
+               f'gate = "{gate}"\nat = "2026-01-01T03"\n'
+               '[sources.other]\ntype = "python"\ncallable = "ops_readers:tick"\n')
+    config = write_config(tmp_path, own_influx.url, own_db, sources)
+    run = subprocess.Popen(command("collect", "grid", "--since", "2026-01-01T00:00Z",
+                                   "--until", "2026-01-01T06:00Z", config=config),
+                           env=environment(), stderr=subprocess.PIPE, text=True)
+    wait_for(gate / "reached", run)
+    own_influx.stop()
+    (gate / "go").touch()
+    _, stderr = run.communicate(timeout=120)
+    assert run.returncode == 1, stderr
+    assert "windows=6 readings=30 written=15" in stderr and "spooled=15" in stderr
+    assert list((tmp_path / "state/spool").glob("*.lp"))
+
+    own_influx.start()
+    assert count(own_influx, own_db) == 15
+    result = pusher("collect", "other", config=config)  # the next run, of any source
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"spool replayed written=1[67]\b", result.stderr)  # + its run record
+    assert not list((tmp_path / "state/spool").glob("*.lp"))
+    start = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp())
+    assert per_time(own_influx, own_db) == {start + HOUR * h: 5 for h in range(6)}
+    assert count(own_influx, own_db) == 30
+
+
+def assert_spool_files_whole(spool: Path) -> int:
+    """Every spooled batch is complete: whole lines, a final newline, nothing torn."""
+    lines = 0
+    for batch in spool.glob("*.lp"):
+        text = batch.read_text()
+        assert text.endswith("\n"), batch
+        for line in text.splitlines():
+            assert GRID_LINE.match(line) or RUN_LINE.match(line), line
+            lines += 1
+    return lines
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path, own_influx, own_db):
+    series = 500
+    config = write_config(tmp_path, own_influx.url, own_db,
+                          grid_source(series=series), extra="batch_size = 100")
+    state = tmp_path / "state"
+    first = int(datetime.now(UTC).timestamp()) // HOUR * HOUR - 72 * HOUR
+    Watermarks(state).set("grid", datetime.fromtimestamp(first, UTC))
+    rng = random.Random(20261128)
+    kills = 0
+    for _ in range(10):
+        process = subprocess.Popen(command("collect", "grid", config=config), env=environment(),
+                                   stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.3, 2.5))  # start-up takes ~0.3s; a full run ~4s
+        if process.poll() is None:
+            process.kill()
+            kills += 1
+        process.wait()
+        assert_spool_files_whole(state / "spool")
+        # Whatever the watermark covers is in InfluxDB, whole, even before any flush.
+        mark = Watermarks(state).get("grid")
+        done = per_time(own_influx, own_db)
+        assert all(done.get(t) == series
+                   for t in range(first, int(mark.timestamp()) if mark else first, HOUR))
+    assert kills >= 5  # most attempts were killed mid-run
+    started = time.monotonic()
+    result = pusher("collect", "grid", config=config)
+    print(f"recovery run: {time.monotonic() - started:.1f}s, {kills} kills: {result.stderr}")
+    assert result.returncode == 0, result.stderr
+    assert not list((state / "spool").glob("*.lp"))
+    done = per_time(own_influx, own_db)
+    last = int(datetime.now(UTC).timestamp()) // HOUR * HOUR
+    assert set(done) >= set(range(first, last, HOUR))
+    assert all(n == series for n in done.values())
+    assert count(own_influx, own_db) == series * len(done)
+
+
+def test_a_full_spool_is_a_clear_error_and_exit_1(tmp_path):
+    down = f"http://127.0.0.1:{free_port()}"
+    config = write_config(tmp_path, down, "nowhere", grid_source(series=40),
+                          pusher_extra="spool_max_mb = 0.004")
+    result = pusher("collect", "grid", "--since", "2026-01-01T00:00Z", "--until",
+                    "2026-01-01T06:00Z", config=config)
+    assert result.returncode == 1
+    assert "is full" in result.stderr and "spool_max_mb" in result.stderr
+    spool = tmp_path / "state" / "spool"
+    assert sum(p.stat().st_size for p in spool.glob("*.lp")) <= 0.004 * 2**20
+    assert 0 < assert_spool_files_whole(spool)
+
+
+def test_two_flushers_at_once_lose_nothing(tmp_path, own_influx, own_db):
+    down = write_config(tmp_path, f"http://127.0.0.1:{free_port()}", own_db,
+                        grid_source(series=20))
+    result = pusher("collect", "grid", "--since", "2026-01-01T00:00Z", "--until",
+                    "2026-01-03T00:00Z", config=down)
+    assert result.returncode == 1 and "spooled=960" in result.stderr
+    up = write_config(tmp_path, own_influx.url, own_db, grid_source(series=20))
+    flushers = [subprocess.Popen(command("spool", "flush", config=up), env=environment(),
+                                 stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [f.communicate(timeout=120)[1] for f in flushers]
+    assert [f.returncode for f in flushers] == [0, 0], outputs
+    written = [int(re.search(r"written=(\d+)", o).group(1)) for o in outputs]
+    assert sum(written) == 960 + 1  # every point once, plus the failed run's record
+    assert count(own_influx, own_db) == 960
