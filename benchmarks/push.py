@@ -19,6 +19,7 @@ from benchmarks.workload import START, readings
 from pusher.lineprotocol import Encoder
 
 ROOT = Path(__file__).resolve().parent.parent
+PYCACHE = ROOT / ".local" / "benchmarks-pycache"
 BATCH = 5000
 WORKERS = 2
 
@@ -93,47 +94,88 @@ granularity = "hourly"
 
 
 def pusher_env() -> dict[str, str]:
-    """The environment for a pusher subprocess: `benchmarks` importable, no user config."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PUSHER_")}
+    """The environment for a pusher subprocess: `benchmarks` importable, no user config.
+
+    Bytecode is cached (outside the tree) even where PYTHONDONTWRITEBYTECODE is set, as an
+    installed package has it: otherwise every start-up would compile pusher from source.
+    """
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PUSHER_") and k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
     return env
 
 
-def run_collect(config: Path, hour: int, extra: tuple[str, ...] = ()) -> tuple[float, str]:
-    """Wall-clock seconds of one `pusher collect bench` of one window, and its summary."""
+@dataclass
+class Collected:
+    seconds: float  # wall clock of the whole command, start-up included
+    peak_rss_kib: int
+    summary: str
+
+
+def run_collect(config: Path, hour: int) -> Collected:
+    """One `pusher collect bench` of one window, in its own process (see benchmarks/rss.py)."""
     since = START + timedelta(hours=hour)
-    command = [sys.executable, "-m", "pusher", "-c", str(config), "collect", "bench",
-               "--since", since.isoformat(), "--until", (since + timedelta(hours=1)).isoformat(),
-               *extra]
+    rss_file = config.parent / f"rss-{hour}"
+    command = [sys.executable, "-m", "benchmarks.rss", "-c", str(config), "collect", "bench",
+               "--since", since.isoformat(), "--until", (since + timedelta(hours=1)).isoformat()]
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=pusher_env(), cwd=ROOT,
-                          check=False)
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False,
+                          env=pusher_env() | {"BENCH_RSS_FILE": str(rss_file)})
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"pusher collect failed ({done.returncode}): {done.stderr[-2000:]}")
-    return elapsed, done.stderr.strip().splitlines()[-1]
+    summary = done.stderr.strip().splitlines()[-1]
+    return Collected(elapsed, int(rss_file.read_text()), summary)
 
 
 def compare(target: Target, count: int, workdir: Path, repeats: int) -> dict[str, Any]:
     """Alternate baseline and pusher runs `repeats` times; keep each one's best."""
     best_base = best_pusher = float("inf")
-    summary = ""
+    collected = None
     for repeat in range(repeats):
         base_hour, pusher_hour = 2 * repeat, 2 * repeat + 1
         bodies = encoded_bodies(count, base_hour)
         best_base = min(best_base, post_all(target.write_url, target.params, bodies))
-        stored = target.count_points("base", base_hour)
-        if stored != count:
-            raise RuntimeError(f"{target.name} baseline stored {stored} of {count} points")
         del bodies
+        check_stored(target, "baseline", base_hour, count)
         config = write_config(workdir / f"{target.name}-{repeat}", target.influx_toml, count)
-        elapsed, summary = run_collect(config, pusher_hour)
-        best_pusher = min(best_pusher, elapsed)
-        stored = target.count_points("pusher", pusher_hour)
-        if stored != count:
-            raise RuntimeError(f"{target.name}: pusher stored {stored} of {count} points "
-                               f"({summary})")
-    return {"baseline_s": best_base, "pusher_s": best_pusher, "summary": summary}
+        collected = run_collect(config, pusher_hour)
+        best_pusher = min(best_pusher, collected.seconds)
+        check_stored(target, "pusher", pusher_hour, count)
+    assert collected is not None
+    return {"baseline_s": best_base, "pusher_s": best_pusher, "summary": collected.summary,
+            "peak_rss_kib": collected.peak_rss_kib}
+
+
+def gzip_variant(target: Target, count: int, workdir: Path, repeats: int) -> dict[str, float]:
+    """Best seconds of `pusher collect` with `[influx] gzip` off and on, alternated."""
+    best = {False: float("inf"), True: float("inf")}
+    for repeat in range(repeats):
+        for gzip in (False, True):
+            hour = 50 + 2 * repeat + gzip
+            toml = target.influx_toml + f"\ngzip = {str(gzip).lower()}"
+            config = write_config(workdir / f"gzip-{target.name}-{repeat}-{gzip}", toml, count)
+            best[gzip] = min(best[gzip], run_collect(config, hour).seconds)
+            check_stored(target, "pusher", hour, count)
+    return {"plain_s": best[False], "gzip_s": best[True]}
+
+
+def check_stored(target: Target, who: str, hour: int, count: int, wait: float = 30.0) -> None:
+    """Every point is readable back; polls, since VictoriaMetrics indexes in the background."""
+    deadline = time.monotonic() + wait
+    while (stored := target.count_points(who, hour)) != count and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if stored != count:
+        raise RuntimeError(f"{target.name}: {who} stored {stored} of {count} points")
+
+
+def peak_rss(target: Target, count: int, workdir: Path, hour: int) -> int:
+    """Peak RSS (KiB) of `pusher collect` of `count` readings into `target`."""
+    config = write_config(workdir / f"rss-{target.name}-{count}", target.influx_toml, count)
+    collected = run_collect(config, hour)
+    check_stored(target, "pusher", hour, count)
+    return collected.peak_rss_kib
 
 
 def _hour_range(hour: int) -> tuple[int, int]:
@@ -159,14 +201,15 @@ def victoria_target(server: Any) -> Target:
     """VictoriaMetrics through /api/v2/write (the v2 writer, influxdb-client)."""
 
     def count_points(_label: str, hour: int) -> int:
-        start, end = _hour_range(hour)
+        _start, end = _hour_range(hour)
         requests.get(f"{server.url}/internal/force_flush", timeout=30).raise_for_status()
         answer = requests.get(f"{server.url}/api/v1/query", timeout=60, params={
-            "query": f"sum(count_over_time(bench_value[3600s]))", "time": str(end - 1)})
+            "query": "sum(count_over_time(bench_value[3600s]))", "time": str(end - 1)})
         answer.raise_for_status()
         result = answer.json()["data"]["result"]
         return int(float(result[0]["value"][1])) if result else 0
 
     params = {"org": "bench", "bucket": "bench", "precision": "s"}
-    toml = f'url = "{server.url}"\napi = "v2"\norg = "bench"\nbucket = "bench"\ntoken = "bench-token"'
+    toml = (f'url = "{server.url}"\napi = "v2"\norg = "bench"\nbucket = "bench"\n'
+            'token = "bench-token"')
     return Target("victoria", f"{server.url}/api/v2/write", params, toml, count_points)

@@ -66,8 +66,8 @@ def point_encoder() -> Any:
 
     def encode(reading: Reading, granularity: str, stamp: int) -> str:
         point = Point(reading.measurement).tag("granularity", granularity)
-        for key, value in (reading.tags or {}).items():
-            point = point.tag(key, value)
+        for tag, text in (reading.tags or {}).items():
+            point = point.tag(tag, text)
         for key, value in reading.fields.items():
             point = point.field(key, value)
         moment = stamp if reading.time is None else int(reading.time.timestamp())

@@ -60,20 +60,25 @@ class BackfillState:
 
 
 def backfill(context: RunContext, spec: SourceConfig, source: Source, since: datetime,
-             until: datetime, chunk_size: int, state: BackfillState | None, force: bool = False,
-             progress: Callable[[int], None] = lambda done: None) -> BackfillResult:
-    """Collect every window in [since, until) chunk by chunk; state=None for a dry run."""
+             until: datetime, now: datetime, chunk_size: int, state: BackfillState | None,
+             force: bool = False, progress: Callable[[int], None] = lambda done: None
+             ) -> BackfillResult:
+    """Collect every window in [since, until) chunk by chunk; state=None for a dry run.
+
+    The watermark moves only if the backfilled windows continue it without a gap.
+    """
     windows = list(windows_between(since, until, spec.granularity, context.config.timezone))
     # Windows not over yet would be incomplete: a backfill is for the past.
     windows = [w for w in windows if w.end <= until]
     done = set() if force or state is None else state.done()
     result = BackfillResult(RunRecord(spec.name))
+    mark = context.watermarks.get(spec.name) if context.watermarks else None
     for chunk in chunks(windows, chunk_size):
         key = chunk_key(chunk)
         if key in done:
             result.skipped += 1
         else:
-            part, _ = collect_windows(context, spec, source, chunk, until, None)
+            part, mark = collect_windows(context, spec, source, chunk, now, mark)
             merge(result.record, part)
             if part.errors or part.spooled:
                 result.failed.append(key)

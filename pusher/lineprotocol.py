@@ -107,8 +107,8 @@ def _format_string(key: str, value: str) -> str:
 class Encoder:
     """Encodes readings, caching the escaped series key shared by most readings of a source."""
 
-    __slots__ = ("_field_keys", "_moment", "_moment_stamp", "_series", "_stamp", "_stamp_for",
-                 "precision")
+    __slots__ = ("_field_keys", "_last", "_moment", "_moment_stamp", "_series", "_stamp",
+                 "_stamp_for", "_tags", "_tags_copy", "precision")
 
     def __init__(self, precision: str = "s"):
         if precision not in PRECISIONS:
@@ -120,21 +120,27 @@ class Encoder:
         self._stamp = ""
         self._moment: datetime | None = None
         self._moment_stamp = ""
+        # The last reading's tags object, a copy of it (see encode) and its series key.
+        self._tags: object = None
+        self._tags_copy: dict[str, str] | None = None
+        self._last: tuple[str, object, str] = ("", None, "")
 
     def encode(self, reading: Reading, granularity: str, default_time: int) -> str:
         """One line for `reading`, stamped `default_time` unless it carries its own time."""
         # Everything a typical reading needs is inlined here: this runs once per point and
         # a function call costs as much as formatting a float (see benchmarks/RESULTS.md).
         gran = reading.granularity or granularity
-        tags = reading.tags
-        cache_key = (reading.measurement, gran, *tags.items()) if tags else (
-            reading.measurement, gran)
-        series = self._series.get(cache_key)
-        if series is None:
-            series = self._series_key(reading.measurement, tags, str(gran))
-            if len(self._series) >= _SERIES_CACHE_LIMIT:
-                self._series.clear()
-            self._series[cache_key] = series
+        measurement, tags = reading.measurement, reading.tags
+        if tags is self._tags and tags == self._tags_copy and measurement == self._last[0] \
+                and gran == self._last[1]:
+            # Readings of one Prometheus series share their tags dict: skip the key build.
+            series = self._last[2]
+        else:
+            series = self._series_for(measurement, tags, gran)
+            # The copy is taken on the second use of a dict only: the cheap path for
+            # sources that build one dict per reading.
+            self._tags_copy = dict(tags) if tags is self._tags and tags else None
+            self._tags, self._last = tags, (measurement, gran, series)
         fields = reading.fields
         if not fields:
             raise RefusedReading("no fields")
@@ -163,6 +169,18 @@ class Encoder:
         if moment is not self._moment:
             self._moment, self._moment_stamp = moment, str(to_timestamp(moment, self.precision))
         return f"{series} {','.join(parts)} {self._moment_stamp}"
+
+    def _series_for(self, measurement: str, tags: Mapping[str, str] | None, gran: object) -> str:
+        # Keys then values: unambiguous (same length, same number of tags) and, unlike
+        # items(), it builds no pair per tag.
+        cache_key = (measurement, gran, *tags, *tags.values()) if tags else (measurement, gran)
+        series = self._series.get(cache_key)
+        if series is None:
+            series = self._series_key(measurement, tags, str(gran))
+            if len(self._series) >= _SERIES_CACHE_LIMIT:
+                self._series.clear()
+            self._series[cache_key] = series
+        return series
 
     @staticmethod
     def _series_key(measurement: str, tags: Mapping[str, str] | None, gran: str) -> str:

@@ -89,8 +89,6 @@ def collect_windows(context: RunContext, spec: SourceConfig, source: Source,
     """Collect window by window; returns the run record and the watermark after it."""
     record = RunRecord(spec.name)
     encoder = Encoder(context.config.influx.precision)
-    # Without a watermark, only the regular windows may start one: an old backfilled
-    # range must not make the next run "catch up" from there.
     floor = default_windows(now, spec.granularity, context.config.timezone)[0].start
     advancing = True
     for window in windows:
@@ -103,11 +101,21 @@ def collect_windows(context: RunContext, spec: SourceConfig, source: Source,
             continue  # the current window is not complete yet: it moves no watermark
         if part.errors or part.spooled:
             advancing = False
-        elif mark is None:
-            mark = window.end if window.start >= floor else None
-        elif window.start <= mark:
-            mark = max(mark, window.end)
+        elif extends(mark, window, floor):
+            mark = window.end
+            # Saved as it moves: a run killed half-way keeps the windows it finished.
+            if context.watermarks is not None:
+                context.watermarks.set(spec.name, mark)
     return record, mark
+
+
+def extends(mark: datetime | None, window: Window, floor: datetime) -> bool:
+    """Whether a completely written window moves the watermark to its end."""
+    if mark is None:
+        # Only the regular windows may start a watermark: a backfilled range of last year
+        # must not make the next run "catch up" from there.
+        return window.start >= floor
+    return window.start <= mark < window.end
 
 
 def merge(total: RunRecord, part: RunRecord) -> None:

@@ -6,8 +6,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
-from cronsim import CronSim, CronSimError
-
 from pusher.reading import Granularity, as_utc
 
 _EVERY = re.compile(r"^every\s+(\d+)\s*(s|sec|m|min|h|d)$")
@@ -35,6 +33,8 @@ class Schedule:
             return datetime.fromtimestamp(due, moment.tzinfo)
         assert self.cron is not None
         local = moment.astimezone(tz).replace(microsecond=0)
+        from cronsim import CronSim
+
         fire = next(CronSim(self.cron, local))
         return as_utc(fire)
 
@@ -57,6 +57,9 @@ def parse_schedule(text: str | None, granularity: Granularity = Granularity.HOUR
     expression = _ALIASES.get(text, text)
     if expression.startswith("@"):
         raise ValueError(f"{text!r}: unknown alias (use {', '.join(_ALIASES)})")
+    # Imported here: cronsim pulls in calendar and locale, which `pusher --help` can skip.
+    from cronsim import CronSim, CronSimError
+
     try:
         CronSim(expression, datetime(2000, 1, 1))
     except CronSimError as exc:

@@ -36,12 +36,15 @@ if [ ! -x .venv/bin/python ]; then
     echo "==> creating .venv" >&2
     "$python" -m venv .venv
 fi
-echo "==> pip install -e .[all,dev] and the example plugin" >&2
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e ".[all,dev]"
-if [ -d examples/pusher-crawler ]; then
-    .venv/bin/python -m pip install -q -e examples/pusher-crawler
-fi
+echo "==> pip install -e .[all,dev] and the example plugin (log: .local/pip.log)" >&2
+mkdir -p .local
+pip_install() {
+    .venv/bin/python -m pip install --disable-pip-version-check "$@" >> .local/pip.log 2>&1 \
+        || { tail -n 30 .local/pip.log >&2; exit 1; }
+}
+: > .local/pip.log
+pip_install -e ".[all,dev]"
+pip_install -e examples/pusher-crawler
 
 if [ "$mode" = test ] && [ -f package.json ]; then
     echo "==> npm ci (Flux language server for validating Flux)" >&2

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -75,10 +77,7 @@ def dry_run_lines(tmp_path: Path, prometheus_url: str) -> list[str]:
     return [line for line in result.stdout.splitlines() if line.strip()]
 
 
-def run_pusher_script(script: Path, *args: str):  # type: ignore[no-untyped-def]
-    import subprocess
-    import sys
-
+def run_pusher_script(script: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True,
                           timeout=120, check=False)
 

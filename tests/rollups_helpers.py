@@ -109,3 +109,10 @@ def daily_rows(influxdb1, database: str, measurement: str, policy: str = "daily"
         tags = {k: v for k, v in series.get("tags", {}).items() if v}
         for values in series["values"]:
             yield tags, dict(zip(series["columns"], values, strict=True))
+
+
+def installed_queries(influxdb1, database: str) -> dict[str, str]:
+    """name -> text of the continuous queries of `database` (SHOW lists every database's)."""
+    series = influxdb1.query("SHOW CONTINUOUS QUERIES")["results"][0].get("series", [])
+    return {name: query for s in series if s.get("name") == database
+            for name, query in s.get("values", [])}

@@ -132,7 +132,9 @@ def test_state_dir_is_replaced_inserted_or_appended():
     (None, "hourly", "5 * * * *", 3600),
     (None, "daily", "5 0 * * *", 86400),
     ("every 15m", "hourly", "*/15 * * * *", 900),
-    ("every 1 minute", "hourly", "* * * * *", 60),
+    ("every 1m", "hourly", "* * * * *", 60),
+    ("every 600s", "hourly", "*/10 * * * *", 600),
+    ("@weekly", "daily", "0 0 * * 0", None),
     ("every 6h", "hourly", "5 */6 * * *", 21600),
     ("every 1d", "daily", "5 0 * * *", 86400),
     ("30  2 * * 1-5", "daily", "30 2 * * 1-5", None),
@@ -142,8 +144,8 @@ def test_schedules_become_cron(schedule, granularity, cron, period):
     assert (result.cron, result.period) == (cron, period)
 
 
-@pytest.mark.parametrize("schedule", ["every 7m", "every 5h", "every 2d", "hourly",
-                                      "* * * *", "every 0m"])
+@pytest.mark.parametrize("schedule", ["every 7m", "every 5h", "every 2d", "every 90s",
+                                      "hourly", "* * * *", "every 0m", "61 * * * *"])
 def test_schedules_that_cannot_be_cron_are_refused(schedule):
     with pytest.raises(ValueError):
         to_cron(schedule, Granularity.HOURLY)

@@ -100,7 +100,8 @@ def test_committed_influx_files_are_the_rendering_of_the_example_config():
     files = rendered_files(config.influx, config.rollups)
     committed = {str(p.relative_to(ROOT / "influx")): p.read_text()
                  for p in (ROOT / "influx").rglob("*") if p.is_file()}
-    assert committed == files, "run: pusher -c examples/pusher.toml rollups render --out influx"
+    assert committed == files, \
+        "run: pusher -c examples/pusher.toml rollups render --api all --out influx"
     # The contract's measurements, each with its aggregation.
     assert set(config.rollups.measurements) == {"objects", "events", "timings", "signups",
                                                 "workers", "scrape", "http_requests"}
@@ -155,7 +156,8 @@ def test_render_command_prints_or_writes_the_files(tmp_path):
     assert printed.returncode == 0, printed.stderr
     committed = (ROOT / "influx" / "continuous_queries.influxql").read_text()
     assert printed.stdout == f"# continuous_queries.influxql\n{committed}\n"
-    written = run_pusher("rollups", "render", "--out", str(tmp_path), config=example)
+    written = run_pusher("rollups", "render", "--api", "all", "--out", str(tmp_path),
+                         config=example)
     assert written.returncode == 0, written.stderr
     assert (tmp_path / "tasks" / "timings.flux").read_text() == \
         (ROOT / "influx" / "tasks" / "timings.flux").read_text()

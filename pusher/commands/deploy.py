@@ -14,7 +14,6 @@ from pusher.cli import EXIT_FAILED, EXIT_USAGE, State, fail, handles_errors
 from pusher.config import find_config_path
 from pusher.errors import ConfigError
 
-HEARTBEAT = "heartbeat"  # touched by `pusher run` on every loop, in the state dir
 _SPAN = re.compile(r"^(\d+)\s*(s|m|h)$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 
@@ -45,6 +44,10 @@ def render(state: State, image: str, namespace: str | None, out_dir: str | None)
     from pusher.deploy.k8s import Options, to_yaml
     from pusher.deploy.k8s import render as render_manifests
 
+    try:
+        import yaml  # noqa: F401  (to_yaml's one dependency, in the `k8s` extra)
+    except ImportError:
+        fail("pusher k8s render needs PyYAML: pip install 'pusher[k8s]'", EXIT_FAILED)
     path = find_config_path(state.config_path, os.environ)
     try:
         text = path.read_text(encoding="utf-8")
@@ -76,6 +79,8 @@ def health(state: State, max_age: str) -> None:
         limit = span_seconds(max_age)
     except ValueError as exc:
         fail(str(exc), EXIT_USAGE)
+    from pusher.scheduler import HEARTBEAT  # touched by `pusher run` on every loop
+
     beat = state.config().state_dir / HEARTBEAT
     try:
         age = time.time() - beat.stat().st_mtime

@@ -65,7 +65,7 @@ def backfill(state: State, name: str, since: str, until: str | None, chunk: int,
         outputs.flush()
         with _progress(total, f"backfill {name}") as bar:
             result = run_backfill(run_context(config, outputs), config.sources[name], source,
-                                  start, end, chunk, marker, force, bar.update)
+                                  start, end, now, chunk, marker, force, bar.update)
     finally:
         outputs.close()
     record = result.record

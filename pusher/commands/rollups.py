@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 import click
@@ -11,13 +11,14 @@ import click
 from pusher.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, State, fail, handles_errors
 
 
-def _span(config_tz: object, since: str, until: str | None) -> tuple[datetime, datetime]:
+def _span(tz: tzinfo, since: str, until: str | None) -> tuple[datetime, datetime]:
+    """--since/--until as aware datetimes; naive times are read in the rollups' timezone."""
     from pusher.timespec import parse_moment
 
     now = datetime.now(UTC)
     try:
-        start = parse_moment(since, now, config_tz)  # type: ignore[arg-type]
-        end = parse_moment(until, now, config_tz) if until else now  # type: ignore[arg-type]
+        start = parse_moment(since, now, tz)
+        end = parse_moment(until, now, tz) if until else now
     except ValueError as exc:
         fail(str(exc), EXIT_USAGE)
     if start >= end:
@@ -42,20 +43,25 @@ def rollups() -> None:
 
 
 @rollups.command()
-@click.option("--api", type=click.Choice(["v1", "v2"]),
-              help="Continuous queries (v1) or Flux tasks (v2); default: [influx] api, or "
-                   "both with --out.")
+@click.option("--api", type=click.Choice(["v1", "v2", "all"]),
+              help="Continuous queries (v1), Flux tasks (v2) or both; default: [influx] api.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Write the files into this directory (e.g. influx/) instead of printing.")
 @click.pass_obj
 @handles_errors
 def render(state: State, api: str | None, out: Path | None) -> None:
     """Print (or write) the Flux tasks / continuous queries of [rollups]."""
-    from pusher.rollups.render import rendered_files
+    from pusher.rollups.render import rendered_files, v1_policies, v2_buckets
 
     config = state.config()
-    files = rendered_files(config.influx, config.rollups, api or (None if out else
-                                                                   config.influx.api))
+    api = api or config.influx.api
+    file = str(config.path) if config.path else None
+    # Check what the chosen API needs first, so the error names the config file.
+    if api in ("v1", "all"):
+        v1_policies(config.influx, file)
+    if api in ("v2", "all"):
+        v2_buckets(config.influx, file)
+    files = rendered_files(config.influx, config.rollups, None if api == "all" else api)
     for name, text in files.items():
         if out is None:
             click.echo(f"# {name}\n{text}")

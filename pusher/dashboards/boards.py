@@ -29,7 +29,8 @@ def quality_of_service() -> Json:
                     "the queue delay on the right-hand axis.")
     p90 = timeseries(
         "Stage timings p90 (hourly points)",
-        [flux.series("timings", ["p90"], "max", by="r.stage", **HOURLY_ONLY)],
+        [flux.series("timings", ["p90"], "max", by="r.stage",
+                     where=flux.tag_test("stage", [*STAGES, QUEUE_DELAY]), **HOURLY_ONLY)],
         unit="s", calcs=["min", "max", "mean", "lastNotNull"],
         overrides=[right_axis(f".*{QUEUE_DELAY}.*", "s")],
         description="Percentiles exist for hourly points only: a daily percentile cannot be "
@@ -67,7 +68,8 @@ def acquisition() -> Json:
                        calcs=["min", "max", "lastNotNull"], description="Users in existence.")
     return dashboard("pusher-acquisition", "Acquisition", layout([
         [(totals, 24, 5)], [(traffic, 12, 10), (signups, 12, 10)], [(users, 24, 8)],
-    ]), "Traffic (Google Analytics), signups, activation and user counts.", time_from="now-30d")
+    ]), "Traffic (Google Analytics), signups, activation and user counts.",
+        granularity="daily", time_from="now-30d")
 
 
 def objects() -> Json:

@@ -121,9 +121,11 @@ union(tables: [status, numbers, success])
 """  # noqa: E501
 
 
-def health_table(numbers: Sequence[str]) -> str:
-    """The pipeline health table: one row per source."""
-    kept = ", ".join(f"{name}: r.{name}" for name in numbers)
+def health_table(numbers: Sequence[str], epochs: Sequence[str] = ()) -> str:
+    """The pipeline health table: one row per source; `epochs` (seconds) become milliseconds,
+    the unit of Grafana's date formats."""
+    kept = ", ".join(f"{name}: r.{name} * 1000.0" if name in epochs else f"{name}: r.{name}"
+                     for name in numbers)
     return last_runs(numbers) + (
         "    |> map(fn: (r) => ({source: r.source, status: r.status, "
         "age: nowSeconds - r.last_success, "

@@ -74,7 +74,8 @@ def steps(*pairs: tuple[str, float | None]) -> Json:
 
 def layout(rows: Sequence[Sequence[tuple[Json, int, int]]]) -> list[Json]:
     """Place panels: rows of (panel, width, height) on Grafana's 24-column grid; number them."""
-    panels, y = [], 0
+    panels: list[Json] = []
+    y = 0
     for row in rows:
         x = 0
         for panel, width, height in row:
@@ -85,10 +86,10 @@ def layout(rows: Sequence[Sequence[tuple[Json, int, int]]]) -> list[Json]:
     return panels
 
 
-def custom_variable(name: str, values: Sequence[str], label: str) -> Json:
-    options = [{"selected": i == 0, "text": v, "value": v} for i, v in enumerate(values)]
+def custom_variable(name: str, values: Sequence[str], label: str, current: str) -> Json:
+    options = [{"selected": v == current, "text": v, "value": v} for v in values]
     return {"type": "custom", "name": name, "label": label, "query": ",".join(values),
-            "current": {"selected": True, "text": values[0], "value": values[0]},
+            "current": {"selected": True, "text": current, "value": current},
             "options": options, "multi": False, "includeAll": False, "hide": 0,
             "skipUrlSync": False}
 
@@ -101,10 +102,12 @@ def constant(name: str, value: str, description: str) -> Json:
             "skipUrlSync": False}
 
 
-def variables(granularity: bool = True) -> list[Json]:
-    found = [custom_variable("granularity", ["hourly", "daily"], "Granularity")] \
+def variables(granularity: str | None = "hourly") -> list[Json]:
+    """The granularity picker (starting at `granularity`; None: no picker) and the buckets."""
+    found = [custom_variable("granularity", ["hourly", "daily"], "Granularity", granularity)] \
         if granularity else []
-    return found + [
+    return [
+        *found,
         constant("bucket", BUCKET, "InfluxDB bucket of the hourly points ([influx] bucket)"),
         constant("daily_bucket", DAILY_BUCKET,
                  "InfluxDB bucket of the daily points ([influx] daily_bucket)"),
@@ -112,7 +115,7 @@ def variables(granularity: bool = True) -> list[Json]:
 
 
 def dashboard(uid: str, title: str, panels: list[Json], description: str,
-              granularity: bool = True, time_from: str = "now-7d") -> Json:
+              granularity: str | None = "hourly", time_from: str = "now-7d") -> Json:
     """A whole dashboard; uid and title stay fixed so links and provisioning stay stable."""
     return {
         "uid": uid, "title": title, "description": description, "tags": ["pusher"],

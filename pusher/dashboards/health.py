@@ -13,7 +13,7 @@ from pusher.dashboards.grafana import (
     timeseries,
 )
 
-TABLE_NUMBERS = ["lag", "written", "refused", "spooled"]
+TABLE_NUMBERS = ["watermark", "lag", "written", "refused", "spooled"]
 # age / schedule interval at which a source counts as stale (issue: "twice its schedule").
 STALE_RATIO = 2.0
 STATUS_MAPPINGS = [{"type": "value", "options": {
@@ -43,6 +43,7 @@ def sources_table() -> Json:
             {"id": "unit", "value": "x"}, {"id": "decimals", "value": 2}, _colored(),
             {"id": "thresholds", "value": steps(("green", None), ("orange", 1.5),
                                                 ("red", STALE_RATIO))}]),
+        _column("watermark", "Complete up to", [{"id": "unit", "value": "dateTimeAsIso"}]),
         _column("lag", "Lag", [{"id": "unit", "value": "s"}, {"id": "decimals", "value": 0}]),
         _column("written", "Written (last run)", []),
         _column("refused", "Refused (last run)", [
@@ -55,10 +56,15 @@ def sources_table() -> Json:
         "description": f"Last {flux.RUNS_LOOKBACK[1:]} of pusher_runs. Red when the last "
                        f"success is older than {STALE_RATIO:g} times the source's schedule, "
                        "when the last run failed, or when it had points refused.",
-        "datasource": DATASOURCE, "targets": [target(flux.health_table(TABLE_NUMBERS), "A")],
+        "datasource": DATASOURCE,
+        "targets": [target(flux.health_table(TABLE_NUMBERS, epochs=["watermark"]), "A")],
         "fieldConfig": {"defaults": {"custom": {"align": "auto", "cellOptions": {
             "type": "auto"}}, "color": {"mode": "thresholds"},
             "thresholds": steps(("green", None))}, "overrides": overrides},
+        # Flux does not promise the order of the columns of a record: fix it here.
+        "transformations": [{"id": "organize", "options": {"indexByName": {
+            name: i for i, name in enumerate(["source", "status", "age", "stale",
+                                              *TABLE_NUMBERS])}}}],
         "options": {"showHeader": True, "cellHeight": "sm",
                     "sortBy": [{"displayName": "Age / schedule", "desc": True}]},
     }
@@ -81,4 +87,4 @@ def pipeline_health() -> Json:
         [(sources_table(), 24, 8)], [(written, 12, 8), (refused, 12, 8)],
         [(spooled, 8, 8), (lag, 8, 8), (duration, 8, 8)],
     ]), "pusher's own runs: status, staleness, points written and refused, spool backlog.",
-        granularity=False, time_from="now-2d")
+        granularity=None, time_from="now-2d")

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pusher.errors import ConfigError
 from pusher.reading import Granularity
+from pusher.schedules import parse_schedule
 
-_EVERY = re.compile(r"^every\s+(\d+)\s*(m|min|mins|minutes?|h|hours?|d|days?)$")
-_CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?]+$")
-_DEFAULTS = {Granularity.HOURLY: "@hourly", Granularity.DAILY: "@daily"}
+# Presets that run once per window: a delay shifts them so the window has settled.
+_PRESETS = {"@hourly": ("{delay} * * * *", 3600), "@daily": ("{delay} 0 * * *", 86400),
+            "@midnight": ("{delay} 0 * * *", 86400)}
 
 
 @dataclass(frozen=True)
@@ -24,42 +24,39 @@ class CronSchedule:
 
 
 def to_cron(schedule: str | None, granularity: Granularity, delay: int = 0) -> CronSchedule:
-    """Map "@hourly" | "@daily" | "every 15m" | cron; `delay` minutes lets a window settle.
+    """The cron form of what `pusher run` accepts ("@hourly", "every 15m", cron, ...).
 
-    A missing schedule runs once per window of the source's granularity. The delay
-    only shifts the presets (a CronJob runs at :05, Airflow at :00 since it names
-    the interval itself); cron expressions pass through unchanged.
+    A missing schedule runs once per window of the source's granularity. `delay` minutes
+    shift the presets only (a CronJob runs at :05 so the last window has settled; Airflow
+    at :00 since it names the interval itself); cron expressions pass through unchanged.
     """
     if schedule is not None and not isinstance(schedule, str):
         raise ValueError(f"must be a string, not {schedule!r}")
-    text = " ".join((schedule or _DEFAULTS[granularity]).split())
     if not 0 <= delay < 60:
         raise ValueError(f"delay must be 0-59 minutes, not {delay}")
-    if text == "@hourly":
-        return CronSchedule(f"{delay} * * * *", 3600)
-    if text in ("@daily", "@midnight"):
-        return CronSchedule(f"{delay} 0 * * *", 86400)
-    if match := _EVERY.match(text):
-        return _every(int(match.group(1)), match.group(2)[0], delay)
-    fields = text.split(" ")
-    if len(fields) == 5 and all(_CRON_FIELD.match(f) for f in fields):
-        return CronSchedule(text, None)
-    raise ValueError(f"{schedule!r} is not a schedule: use \"@hourly\", \"@daily\", "
-                     "\"every 15m\" (or 2h, 1d) or a 5-field cron expression")
+    parsed = parse_schedule(schedule, granularity)  # the scheduler's own rules and errors
+    text = parsed.text
+    if text in _PRESETS:
+        cron, period = _PRESETS[text]
+        return CronSchedule(cron.format(delay=delay), period)
+    if parsed.every is not None:
+        return _every(int(parsed.every), text, delay)
+    assert parsed.cron is not None
+    return CronSchedule(" ".join(parsed.cron.split()), None)
 
 
-def _every(count: int, unit: str, delay: int) -> CronSchedule:
-    # Cron steps restart at each hour/day, so only divisors give an even period.
-    if unit == "m" and count > 0 and 60 % count == 0:
-        cron = "* * * * *" if count == 1 else f"*/{count} * * * *"
-        return CronSchedule(cron, count * 60)
-    if unit == "h" and count > 0 and 24 % count == 0:
-        hours = "*" if count == 1 else f"*/{count}"
-        return CronSchedule(f"{delay} {hours} * * *", count * 3600)
-    if unit == "d" and count == 1:
-        return CronSchedule(f"{delay} 0 * * *", 86400)
-    raise ValueError(f"every {count}{unit} cannot be a cron schedule: use minutes that "
-                     "divide 60, hours that divide 24, or 1d")
+def _every(seconds: int, text: str, delay: int) -> CronSchedule:
+    # Cron steps restart every hour/day, so only divisors of those give an even period.
+    minutes, hours = seconds // 60, seconds // 3600
+    if seconds % 60 == 0 and 3600 % seconds == 0:
+        return CronSchedule("* * * * *" if minutes == 1 else f"*/{minutes} * * * *", seconds)
+    if seconds == 86400:
+        return CronSchedule(f"{delay} 0 * * *", seconds)
+    if seconds % 3600 == 0 and 86400 % seconds == 0:
+        step = "*" if hours == 1 else f"*/{hours}"
+        return CronSchedule(f"{delay} {step} * * *", seconds)
+    raise ValueError(f"{text!r} cannot be a cron schedule: use minutes that divide 60, "
+                     "hours that divide 24, or 1d")
 
 
 @dataclass(frozen=True)

@@ -38,3 +38,10 @@ def failing(window: Window):
 def tick(window: Window):
     """One point per window in its own measurement."""
     yield Reading("tick", {"v": 1})
+
+
+def broken_until(window: Window, fixed: str, at: str, series: int = 2):
+    """Like grid, but the window starting `at` fails until the file `fixed` exists."""
+    if window.start.isoformat().startswith(at) and not Path(fixed).exists():
+        raise RuntimeError("upstream down for this window")
+    yield from grid(window, series)

@@ -1,0 +1,1 @@
+"""Throughput, memory and start-up figures of pusher, each against a baseline of the same run."""

@@ -1,0 +1,134 @@
+"""`python -m benchmarks [--quick|--full]`: every figure with its baseline; writes RESULTS.md."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.encode import encode_figure
+from benchmarks.prom import prometheus_figure
+from benchmarks.push import (
+    ROOT,
+    compare,
+    gzip_variant,
+    influxdb1_target,
+    peak_rss,
+    victoria_target,
+)
+from benchmarks.report import Figure, machine, render_markdown, render_table
+from benchmarks.startup import heavy_imports, startup_figure
+
+sys.path.insert(0, str(ROOT / "tests"))
+from servers import InfluxDB1, VictoriaMetrics  # tests/ is not a package: put on the path above
+
+
+@dataclass(frozen=True)
+class Sizes:
+    encode: int
+    push: int
+    rss_small: int
+    rss_large: int
+    prometheus: int
+    repeats: int
+
+
+QUICK = Sizes(encode=100_000, push=100_000, rss_small=10_000, rss_large=100_000,
+              prometheus=100_000, repeats=1)
+FULL = Sizes(encode=1_000_000, push=1_000_000, rss_small=100_000, rss_large=1_000_000,
+             prometheus=1_000_000, repeats=3)
+
+
+def encode_figures(sizes: Sizes) -> list[Figure]:
+    took = encode_figure(sizes.encode)
+    return [Figure(f"encode {sizes.encode:,} readings", "influxdb_client Point", sizes.encode,
+                   took["pusher"], took["point"], ">= 5x", 5.0),
+            Figure(f"encode {sizes.encode:,} readings", "reference f-string encoder",
+                   sizes.encode, took["pusher"], took["reference"], ">= 1.0x", 1.0)]
+
+
+def push_figures(sizes: Sizes, workdir: Path) -> list[Figure]:
+    figures = []
+    with InfluxDB1(workdir / "influxdb1") as influx, VictoriaMetrics(workdir / "vm") as vm:
+        for target, writer in ((influxdb1_target(influx), "v1"), (victoria_target(vm), "v2")):
+            result = compare(target, sizes.push, workdir / "runs", sizes.repeats)
+            figures.append(Figure(
+                f"pusher collect {sizes.push:,} readings, {writer} writer -> {target.name}",
+                "2 workers posting pre-encoded 5,000-line batches", sizes.push,
+                result["pusher_s"], result["baseline_s"], ">= 0.8x", 0.8,
+                note=result["summary"]))
+            gzipped = gzip_variant(target, sizes.push, workdir / "gzip", sizes.repeats)
+            figures.append(Figure(
+                f"pusher collect {sizes.push:,} readings, {writer} writer, gzip = true",
+                "the same with gzip = false (loopback)", sizes.push, gzipped["gzip_s"],
+                gzipped["plain_s"], "report (pays if > 1)", None))
+        target = influxdb1_target(influx, "bench_rss")
+        small = peak_rss(target, sizes.rss_small, workdir / "rss", hour=100)
+        large = peak_rss(target, sizes.rss_large, workdir / "rss", hour=101)
+    growth = (large - small) / 1024
+    figures.append(Figure(
+        f"peak RSS of pusher collect, {sizes.rss_large:,} vs {sizes.rss_small:,} readings",
+        f"{sizes.rss_small:,} readings", sizes.rss_large, large / 1024, small / 1024,
+        "growth < 20 MB", None, unit="MiB", holds=growth < 20,
+        note=f"growth {growth:.1f} MiB"))
+    return figures
+
+
+def prometheus_figures(sizes: Sizes) -> list[Figure]:
+    took = prometheus_figure(sizes.prometheus, sizes.repeats)
+    rate = sizes.prometheus / took["source_s"]
+    return [Figure(f"prometheus source, {sizes.prometheus:,}-sample query_range to lines",
+                   f"json.loads of the same {took['body_mb']:.0f} MB body", sizes.prometheus,
+                   took["source_s"], took["json_s"], ">= 0.3 M points/s", None,
+                   holds=rate >= 300_000, note=f"{rate / 1e6:.2f} M points/s")]
+
+
+def startup_figures(workdir: Path, repeats: int) -> list[Figure]:
+    took = startup_figure(workdir / "startup", max(3, repeats))
+    heavy = heavy_imports(workdir / "startup")
+    base = took["python -c pass"]
+    figures = []
+    for name, target, limit in (("pusher --help", "< 3x", 3.0),
+                                ("pusher collect tiny --dry-run", "no heavy import", None)):
+        imported = ", ".join(heavy[name]) or "none"
+        # A heavy import fails the figure; without a time limit, no heavy import passes it.
+        holds = False if heavy[name] else (True if limit is None else None)
+        figures.append(Figure(name, "python -c pass", None, took[name], base, target, limit,
+                              note=f"heavy imports: {imported}", inverse=True, holds=holds))
+    return figures
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="Small sizes, a few seconds' work.")
+    mode.add_argument("--full", action="store_true", help="1 M readings, 3 repeats (minutes).")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="Markdown file (default: benchmarks/RESULTS.md for --full, "
+                             "none for --quick).")
+    args = parser.parse_args(argv)
+    sizes = FULL if args.full else QUICK
+    output = args.output or (ROOT / "benchmarks" / "RESULTS.md" if args.full else None)
+    started = time.perf_counter()
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory(prefix="pusher-bench-") as tmp:
+        workdir = Path(tmp)
+        for phase in (lambda: encode_figures(sizes), lambda: push_figures(sizes, workdir),
+                      lambda: prometheus_figures(sizes),
+                      lambda: startup_figures(workdir, sizes.repeats)):
+            new = phase()
+            figures += new
+            print(render_table(new), flush=True)
+    elapsed = time.perf_counter() - started
+    mode_name = "full" if args.full else "quick"
+    print(f"\n{mode_name} run in {elapsed:.0f}s on {machine()['summary']}")
+    if output:
+        output.write_text(render_markdown(figures, mode_name, elapsed))
+        print(f"wrote {output}")
+
+
+if __name__ == "__main__":
+    main()
