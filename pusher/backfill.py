@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from pusher.config import SourceConfig
-from pusher.pipeline import RunRecord
-from pusher.reading import Window, windows_between
-from pusher.runs import RunContext, collect_windows, merge
+from pusher.lineprotocol import Encoder
+from pusher.pipeline import Run, RunRecord, collect
+from pusher.reading import Window, default_windows, windows_between
+from pusher.runs import RunContext, extends, merge
 from pusher.sources import Source
 from pusher.state import read_json, update_json
 
@@ -72,13 +73,12 @@ def backfill(context: RunContext, spec: SourceConfig, source: Source, since: dat
     windows = [w for w in windows if w.end <= until]
     done = set() if force or state is None else state.done()
     result = BackfillResult(RunRecord(spec.name))
-    mark = context.watermarks.get(spec.name) if context.watermarks else None
     for chunk in chunks(windows, chunk_size):
         key = chunk_key(chunk)
         if key in done:
             result.skipped += 1
         else:
-            part, mark = collect_windows(context, spec, source, chunk, now, mark)
+            part = collect_chunk(context, spec, source, chunk, now)
             merge(result.record, part)
             if part.errors or part.spooled:
                 result.failed.append(key)
@@ -87,3 +87,22 @@ def backfill(context: RunContext, spec: SourceConfig, source: Source, since: dat
             result.chunks += 1
         progress(len(chunk))
     return result
+
+
+def collect_chunk(context: RunContext, spec: SourceConfig, source: Source,
+                  chunk: Sequence[Window], now: datetime) -> RunRecord:
+    """One sink for the whole chunk: batches span windows, so InfluxDB is kept busy."""
+    run = Run(name=spec.name, source=source, options=spec.options,
+              granularity=spec.granularity.value,
+              encoder=Encoder(context.config.influx.precision),
+              sink=context.sink_for(spec.name), dead_letter=context.dead_letter)
+    record = collect(run, chunk)
+    if context.watermarks is not None and not (record.errors or record.spooled):
+        mark = context.watermarks.get(spec.name)
+        floor = default_windows(now, spec.granularity, context.config.timezone)[0].start
+        for window in chunk:
+            if window.end <= now and extends(mark, window, floor):
+                mark = window.end
+        if mark is not None:
+            context.watermarks.set(spec.name, mark)
+    return record

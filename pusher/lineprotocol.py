@@ -134,13 +134,21 @@ class Encoder:
         if tags is self._tags and tags == self._tags_copy and measurement == self._last[0] \
                 and gran == self._last[1]:
             # Readings of one Prometheus series share their tags dict: skip the key build.
+            # (Equal content, measurement and granularity: the same series, by definition.)
             series = self._last[2]
         else:
-            series = self._series_for(measurement, tags, gran)
-            # The copy is taken on the second use of a dict only: the cheap path for
-            # sources that build one dict per reading.
-            self._tags_copy = dict(tags) if tags is self._tags and tags else None
-            self._tags, self._last = tags, (measurement, gran, series)
+            # Keys then values: unambiguous (same length, same number of tags) and, unlike
+            # items(), it builds no pair per tag.
+            cache_key = (measurement, gran, *tags, *tags.values()) if tags else (
+                measurement, gran)
+            found = self._series.get(cache_key)
+            series = self._new_series(cache_key, measurement, tags, gran) if found is None \
+                else found
+            if tags is self._tags and tags:
+                # A dict used a second time is copied, to be compared with next time; sources
+                # that build one dict per reading never pay for the copy.
+                self._tags_copy, self._last = dict(tags), (measurement, gran, series)
+            self._tags = tags
         fields = reading.fields
         if not fields:
             raise RefusedReading("no fields")
@@ -170,16 +178,12 @@ class Encoder:
             self._moment, self._moment_stamp = moment, str(to_timestamp(moment, self.precision))
         return f"{series} {','.join(parts)} {self._moment_stamp}"
 
-    def _series_for(self, measurement: str, tags: Mapping[str, str] | None, gran: object) -> str:
-        # Keys then values: unambiguous (same length, same number of tags) and, unlike
-        # items(), it builds no pair per tag.
-        cache_key = (measurement, gran, *tags, *tags.values()) if tags else (measurement, gran)
-        series = self._series.get(cache_key)
-        if series is None:
-            series = self._series_key(measurement, tags, str(gran))
-            if len(self._series) >= _SERIES_CACHE_LIMIT:
-                self._series.clear()
-            self._series[cache_key] = series
+    def _new_series(self, cache_key: tuple[object, ...], measurement: str,
+                    tags: Mapping[str, str] | None, gran: object) -> str:
+        series = self._series_key(measurement, tags, str(gran))
+        if len(self._series) >= _SERIES_CACHE_LIMIT:
+            self._series.clear()
+        self._series[cache_key] = series
         return series
 
     @staticmethod

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 from ops_helpers import count, grid_source, per_time, pusher, write_config
 
+from pusher.runlog import Watermarks
+
 JAN = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp())
 HOUR = 3600
 
@@ -66,3 +68,14 @@ def test_backfill_usage_errors_exit_2(tmp_path):
     assert result.returncode == 2 and "--since must be before --until" in result.stderr
     result = pusher("backfill", "nope", "--since", "1d", config=config)
     assert result.returncode == 2 and re.search(r"no source named 'nope'", result.stderr)
+
+
+def test_a_backfill_that_continues_the_watermark_moves_it(tmp_path, influxdb1, influx_db):
+    config = write_config(tmp_path, influxdb1.url, influx_db, grid_source(series=1))
+    current = int(datetime.now(UTC).timestamp()) // HOUR * HOUR
+    marks = Watermarks(tmp_path / "state")
+    marks.set("grid", datetime.fromtimestamp(current - 5 * HOUR, UTC))
+    result = pusher("backfill", "grid", "--since", "5h", config=config)
+    assert result.returncode == 0, result.stderr
+    # Up to the last complete window; the current one is not over yet.
+    assert marks.get("grid") >= datetime.fromtimestamp(current, UTC)

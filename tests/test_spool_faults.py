@@ -2,6 +2,7 @@
 
 import random
 import re
+import signal
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -147,3 +148,44 @@ def test_two_flushers_at_once_lose_nothing(tmp_path, own_influx, own_db):
     written = [int(re.search(r"written=(\d+)", o).group(1)) for o in outputs]
     assert sum(written) == 960 + 1  # every point once, plus the failed run's record
     assert count(own_influx, own_db) == 960
+
+
+def status_of(config: Path) -> dict[str, list[str]]:
+    result = pusher("status", config=config)
+    assert result.returncode == 0, result.stderr
+    return {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:]
+            if line.startswith("grid ")}
+
+
+@pytest.mark.slow
+def test_pusher_run_rides_out_an_influxdb_outage(tmp_path, own_influx, own_db):
+    sources = grid_source(series=3, extra='schedule = "every 1s"')
+    config = write_config(tmp_path, own_influx.url, own_db, sources)
+    state = tmp_path / "state"
+    process = subprocess.Popen(command("run", config=config), env=environment(),
+                               stderr=subprocess.DEVNULL)
+    try:
+        poll(lambda: status_of(config).get("grid", [""] * 6)[5] == "done", "a first run")
+        own_influx.stop()
+        # Meanwhile `pusher status` shows the failure and the backlog in the spool.
+        poll(lambda: status_of(config)["grid"][5] == "failed", "a failed run")
+        poll(lambda: int(status_of(config)["grid"][-1]) > 0, "points in the spool")
+        own_influx.start()
+        poll(lambda: status_of(config)["grid"][5] == "done"
+             and status_of(config)["grid"][-1] == "0", "the spool to drain")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    hours = per_time(own_influx, own_db)
+    assert 2 <= len(hours) <= 3 and all(n == 3 for n in hours.values())
+    assert count(own_influx, own_db) == 3 * len(hours)
+    assert not list((state / "spool").glob("*.lp"))
+
+
+def poll(predicate, what: str, limit: float = 90.0) -> None:
+    deadline = time.monotonic() + limit
+    while not predicate():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.2)

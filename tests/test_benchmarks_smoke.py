@@ -1,0 +1,59 @@
+"""The benchmark harness at its smallest sizes: it must keep working (no time is asserted)."""
+
+import sys
+from pathlib import Path
+
+import pytest
+from servers import InfluxDB1, VictoriaMetrics
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `benchmarks` is a top-level directory, not installed
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.encode import encode_figure  # noqa: E402
+from benchmarks.prom import prometheus_figure  # noqa: E402
+from benchmarks.push import compare, influxdb1_target, peak_rss, victoria_target  # noqa: E402
+from benchmarks.report import Figure, render_markdown, render_table  # noqa: E402
+from benchmarks.startup import heavy_imports  # noqa: E402
+
+
+def test_encoders_agree_and_are_all_timed():
+    # encode_figure itself checks that pusher's lines equal the reference encoder's.
+    took = encode_figure(2_500)
+    assert set(took) == {"pusher", "reference", "point"} and all(v > 0 for v in took.values())
+
+
+@pytest.mark.parametrize("server", ["influxdb1", "victoria"])
+def test_end_to_end_stores_every_point(server, request, tmp_path):
+    if server == "influxdb1":
+        influx: InfluxDB1 = request.getfixturevalue("influxdb1")
+        target = influxdb1_target(influx, request.getfixturevalue("influx_db"))
+    else:
+        victoria: VictoriaMetrics = request.getfixturevalue("victoria")
+        target = victoria_target(victoria)
+    # compare() raises unless baseline and pusher each stored exactly 3,000 points.
+    result = compare(target, 3_000, tmp_path, repeats=1)
+    assert "readings=3000 written=3000 refused=0 [done]" in result["summary"]
+    assert result["peak_rss_kib"] > 0
+
+
+def test_peak_rss_is_measured(tmp_path, influxdb1: InfluxDB1, influx_db):
+    assert peak_rss(influxdb1_target(influxdb1, influx_db), 1_000, tmp_path, hour=7) > 10_000
+
+
+def test_prometheus_source_turns_every_sample_into_a_point():
+    took = prometheus_figure(2_000, repeats=1)  # raises unless 2,000 lines come out
+    assert took["body_mb"] > 0
+
+
+def test_pusher_commands_import_no_heavy_dependency(tmp_path):
+    assert heavy_imports(tmp_path) == {"pusher --help": [], "pusher collect tiny --dry-run": []}
+
+
+def test_report_renders_every_figure():
+    figures = [Figure("encode", "Point", 10, 1.0, 6.0, ">= 5x", 5.0),
+               Figure("--help", "python", None, 0.25, 0.1, "< 3x", 3.0, inverse=True)]
+    table = render_table(figures)
+    assert "6.00x" in table and "2.50x" in table and "NO" not in table
+    markdown = render_markdown(figures, "quick", 1.0)
+    assert "CPUs (nproc)" in markdown and "| encode | Point |" in markdown
