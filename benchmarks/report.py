@@ -47,7 +47,8 @@ def _amount(value: float, unit: str, count: int | None) -> str:
 
 
 def rows(figures: list[Figure]) -> list[list[str]]:
-    header = ["figure", "baseline", "pusher", "baseline", "ratio", "target", "holds", "note"]
+    header = ["figure", "baseline", "pusher", "baseline result", "ratio", "target", "holds",
+              "note"]
     return [header] + [[f.name, f.baseline_name, _amount(f.value, f.unit, f.count),
                         _amount(f.baseline, f.unit, f.count), f"{f.ratio:.2f}x", f.target,
                         f.verdict, f.note] for f in figures]

@@ -87,7 +87,8 @@ def prometheus_figures(sizes: Sizes) -> list[Figure]:
 
 
 def startup_figures(workdir: Path, repeats: int) -> list[Figure]:
-    took = startup_figure(workdir / "startup", max(3, repeats))
+    # Best of many: each start is ~0.1 s and a start-up time is the noisiest figure here.
+    took = startup_figure(workdir / "startup", max(10, 3 * repeats))
     heavy = heavy_imports(workdir / "startup")
     base = took["python -c pass"]
     figures = []

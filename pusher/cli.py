@@ -7,14 +7,16 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from functools import wraps
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from pusher import __version__
-from pusher.config import Config, find_config_path, load_config
 from pusher.errors import ConfigError, PusherError
 from pusher.secrets import RedactingFilter, Redactor
+
+if TYPE_CHECKING:  # the config module is imported when a command loads one, not for --help
+    from pusher.config import Config
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,6 +31,8 @@ class State:
 
     def config(self) -> Config:
         if self._config is None:
+            from pusher.config import find_config_path, load_config
+
             self._config = load_config(find_config_path(self.config_path, os.environ))
             install_redaction(self._config.redact)
         return self._config

@@ -11,7 +11,8 @@ from pusher.config import Config, SourceConfig
 from pusher.errors import ConfigError
 from pusher.pipeline import RunRecord
 from pusher.reading import Window, default_windows, windows_between
-from pusher.runlog import History, WatermarkQuery, Watermarks
+from pusher.runlog import History, Watermarks
+from pusher.runquery import RunQuery
 from pusher.runs import RunContext, run_source
 from pusher.sinks import InfluxSink, Sink, SinkCounts, StdoutSink, flush_spool
 from pusher.sources import Source, check_options, load_source
@@ -106,7 +107,7 @@ def run_context(config: Config, outputs: Outputs) -> RunContext:
         watermarks=None if dry else marks, history=None if dry else History(config.state_dir),
         # A dry run only reads the local watermark: it must not need InfluxDB.
         remote_watermark=(lambda name, _granularity: marks.get(name)) if dry
-        else WatermarkQuery(config.influx))
+        else RunQuery(config.influx).watermark)
 
 
 def run_sources(config: Config, names: Sequence[str], outputs: Outputs,

@@ -59,6 +59,9 @@ def escape_measurement(name: str) -> str:
     _check_name("measurement", name)
     if name[0] == "#":
         raise RefusedReading(f"measurement {name!r} starts with '#' (a comment line)")
+    if name[0] == "\t":
+        # InfluxDB skips blanks before a line and a tab cannot be escaped: it would be lost.
+        raise RefusedReading(f"measurement {name!r} starts with a tab")
     return name.translate(_MEASUREMENT_ESCAPES) if ("," in name or " " in name) else name
 
 
@@ -212,7 +215,11 @@ def _check_reserved(kind: str, key: str) -> None:
 
 def _field_key(key: str) -> str:
     _check_reserved("field key", key)
-    return escape_key("field key", key)
+    escaped = escape_key("field key", key)
+    if key[0] == "\t":
+        # InfluxDB skips blanks before the first field, and a tab cannot be escaped.
+        raise RefusedReading(f"field key {key!r} starts with a tab")
+    return escaped
 
 
 def encode(reading: Reading, granularity: str = "hourly", default_time: int = 0,

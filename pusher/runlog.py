@@ -3,22 +3,16 @@
 The watermark of a source is the end of the last window completely written (every point
 acknowledged by InfluxDB). It lives in <state_dir>/watermarks.json and, as the `watermark`
 field of every pusher_runs point, in InfluxDB: a run with an empty state directory (a
-Kubernetes CronJob without a volume) reads it back from there.
+Kubernetes CronJob without a volume) reads it back from there (pusher/runquery.py).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import requests
-
-from pusher.config import InfluxConfig
 from pusher.pipeline import RunRecord
 from pusher.reading import Reading
 from pusher.state import read_json, update_json
@@ -101,66 +95,3 @@ class History:
 
     def all(self) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in read_json(self.path).items() if isinstance(v, dict)}
-
-
-@dataclass
-class WatermarkQuery:
-    """Reads a source's last watermark back from InfluxDB (1.x InfluxQL or 2.x Flux)."""
-
-    influx: InfluxConfig
-    session: requests.Session | None = None
-
-    def __call__(self, source: str, granularity: str) -> datetime | None:
-        http = self.session or requests.Session()
-        try:
-            seconds = (self._v1 if self.influx.api == "v1" else self._v2)(http, source,
-                                                                          granularity)
-        except (requests.RequestException, ValueError, KeyError, IndexError) as exc:
-            log.warning("cannot read the watermark of %s from InfluxDB: %s", source,
-                        type(exc).__name__)
-            return None
-        return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
-
-    def _v1(self, http: requests.Session, source: str, granularity: str) -> int | None:
-        policy = self.influx.retention_policy_for(granularity)
-        where = f'{_ident(policy)}.{_ident(RUN_MEASUREMENT)}' if policy else \
-            _ident(RUN_MEASUREMENT)
-        query = (f'SELECT last("watermark") FROM {where} WHERE "source" = '
-                 f"'{_string(source)}'")
-        auth = (self.influx.username, self.influx.password) if self.influx.username else None
-        response = http.get(f"{self.influx.url.rstrip('/')}/query", auth=auth,
-                            params={"db": self.influx.database, "q": query, "epoch": "s"},
-                            timeout=self.influx.timeout, verify=self.influx.verify_ssl)
-        response.raise_for_status()
-        series = response.json()["results"][0].get("series")
-        return int(series[0]["values"][0][1]) if series else None
-
-    def _v2(self, http: requests.Session, source: str, granularity: str) -> int | None:
-        bucket = self.influx.bucket_for(granularity)
-        flux = (f'from(bucket: "{_flux_string(bucket)}")\n'
-                "  |> range(start: 0)\n"
-                f'  |> filter(fn: (r) => r._measurement == "{RUN_MEASUREMENT}" and '
-                f'r._field == "watermark" and r.source == "{_flux_string(source)}")\n'
-                '  |> group()\n  |> last()\n')
-        response = http.post(
-            f"{self.influx.url.rstrip('/')}/api/v2/query", params={"org": self.influx.org},
-            headers={"Authorization": f"Token {self.influx.token}",
-                     "Accept": "application/csv", "Content-Type": "application/json"},
-            json={"query": flux, "type": "flux",
-                  "dialect": {"header": True, "annotations": []}},
-            timeout=self.influx.timeout, verify=self.influx.verify_ssl)
-        response.raise_for_status()
-        rows = [row for row in csv.DictReader(io.StringIO(response.text)) if row.get("_value")]
-        return int(float(rows[-1]["_value"])) if rows else None
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _string(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("'", "\\'")
-
-
-def _flux_string(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')

@@ -26,6 +26,7 @@ from pusher.schedules import Schedule, jittered, parse_schedule
 log = logging.getLogger(__name__)
 MAX_SLEEP = 5.0  # seconds: how often the loop wakes to beat, flush and look at its runs
 HEARTBEAT = "heartbeat"
+MIN_TIMEOUT = 600.0  # seconds
 EXIT_TIMED_OUT = -9
 
 
@@ -73,6 +74,7 @@ class Scheduler:
     names: Sequence[str] | None = None
     jobs: dict[str, Job] = field(default_factory=dict)
     stopping: bool = False
+    hurry: bool = False  # a second signal: do not wait for the runs in flight
 
     def __post_init__(self) -> None:
         now = self.clock()
@@ -80,13 +82,19 @@ class Scheduler:
             if not spec.enabled or (self.names is not None and name not in self.names):
                 continue
             schedule = parse_schedule(spec.schedule, spec.granularity)
-            timeout = spec.timeout or schedule.interval(self.config.timezone, now)
+            # By default a run may last its period, but at least MIN_TIMEOUT: a source on
+            # "every 1m" that needs 70 s once is skipped a turn, not killed.
+            timeout = spec.timeout or max(MIN_TIMEOUT,
+                                          schedule.interval(self.config.timezone, now))
             # Every source runs once at start-up: that is when a restart catches up.
             self.jobs[name] = Job(spec, schedule, timeout, due=now)
 
     def stop(self, *_: object) -> None:
-        """Ask the loop to end once the runs in flight are done (a signal handler)."""
+        """Ask the loop to end once the runs in flight are done; asked twice, kill them."""
+        self.hurry = self.stopping
         self.stopping = True
+        if self.hurry:
+            log.warning("stopping now: killing the runs in flight")
 
     def step(self) -> float:
         """Reap and time out runs, start the due ones; seconds until something is due."""
@@ -114,6 +122,8 @@ class Scheduler:
         while running := [job for job in self.jobs.values() if job.handle is not None]:
             now = self.clock()
             for job in running:
+                if self.hurry and job.handle is not None:
+                    job.handle.kill()
                 self._watch(job, now)
             self.sleep(0.1)
 

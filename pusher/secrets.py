@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 REDACTED = "***"
+_SHORT_SECRET = 6
 _VARIABLE = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\})")
 # Keys and variable names whose values are secret whatever they look like.
 _SECRET_NAME = re.compile(r"(?i)(token|password|passwd|secret|credential|api_?key|private)")
@@ -59,11 +60,16 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = ()):
         # Longest first, so a secret that contains another is replaced whole.
         self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        # A very short secret ("t", "dev") is replaced only where it stands as a word of
+        # its own: replacing every letter "t" would garble the output and hide nothing.
+        self._short = {s: re.compile(rf"(?<![\w]){re.escape(s)}(?![\w])")
+                       for s in self._secrets if len(s) < _SHORT_SECRET}
 
     def __call__(self, text: str) -> str:
         for secret in self._secrets:
             if secret in text:
-                text = text.replace(secret, REDACTED)
+                short = self._short.get(secret)
+                text = short.sub(REDACTED, text) if short else text.replace(secret, REDACTED)
         return text
 
     def __bool__(self) -> bool:

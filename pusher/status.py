@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
+from typing import Any
 
 from pusher.config import Config
 from pusher.runlog import History, Watermarks
@@ -12,10 +13,11 @@ from pusher.spool import DeadLetter, Spool, source_file_name
 COLUMNS = ("SOURCE", "SCHEDULE", "LAST RUN", "STATUS", "POINTS", "NEXT RUN", "LAG", "SPOOL")
 
 
-def status_rows(config: Config, now: datetime) -> list[tuple[str, ...]]:
-    """The table's rows (strings), in config order."""
-    runs = History(config.state_dir).all()
-    marks = Watermarks(config.state_dir).all()
+def status_rows(config: Config, now: datetime, runs: dict[str, dict[str, Any]] | None = None,
+                marks: dict[str, datetime] | None = None) -> list[tuple[str, ...]]:
+    """The table's rows (strings), in config order; runs and marks default to the state dir."""
+    runs = History(config.state_dir).all() if runs is None else runs
+    marks = Watermarks(config.state_dir).all() if marks is None else marks
     waiting = Spool(config.state_dir / "spool").by_source()
     tz = config.timezone
     rows: list[tuple[str, ...]] = []
@@ -40,6 +42,21 @@ def status_rows(config: Config, now: datetime) -> list[tuple[str, ...]]:
     return rows
 
 
+def from_influx(config: Config) -> tuple[dict[str, dict[str, Any]], dict[str, datetime]]:
+    """Last runs and watermarks as InfluxDB has them (for runs without a state volume)."""
+    from pusher.runquery import RunQuery
+
+    query = RunQuery(config.influx)
+    runs, marks = {}, {}
+    for name, spec in config.sources.items():
+        last = query.last_run(name, spec.granularity.value)
+        if last is not None:
+            runs[name] = last
+            if last.get("watermark") not in (None, ""):
+                marks[name] = datetime.fromtimestamp(int(float(last["watermark"])), UTC)
+    return runs, marks
+
+
 def render(rows: list[tuple[str, ...]]) -> str:
     table = [COLUMNS, *rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(COLUMNS))]
@@ -55,10 +72,11 @@ def footer(config: Config) -> str:
             f"dead-letter: {refused} refused")
 
 
-def failures(config: Config) -> list[str]:
-    """Sources whose last run did not end well, with the first error."""
+def failures(config: Config, runs: dict[str, dict[str, Any]] | None = None) -> list[str]:
+    """Sources whose last run did not end well, with the first error (the state dir knows it)."""
+    runs = History(config.state_dir).all() if runs is None else runs
     return [f"{name}: {run.get('error') or run.get('status')}"
-            for name, run in History(config.state_dir).all().items()
+            for name, run in runs.items()
             if run.get("status") != "done" and name in config.sources]
 
 

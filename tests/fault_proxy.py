@@ -37,15 +37,16 @@ class FaultProxy:
                     fault = (413, {})
                 if fault is not None:
                     status, headers = fault
-                    self._answer(status, headers, b'{"error":"injected"}')
+                    content = b'{"error":"injected"}'
                 else:
-                    headers = {k: v for k in FORWARDED_HEADERS if (v := self.headers.get(k))}
+                    forwarded = {k: v for k in FORWARDED_HEADERS if (v := self.headers.get(k))}
                     upstream = requests.post(proxy.upstream + self.path, data=body,
-                                             headers=headers, timeout=30)
-                    status = upstream.status_code
-                    self._answer(status, {}, upstream.content)
+                                             headers=forwarded, timeout=30)
+                    status, headers, content = upstream.status_code, {}, upstream.content
+                # Recorded before answering: the client may look as soon as it has the answer.
                 with proxy.lock:
                     proxy.seen.append((status, len(body)))
+                self._answer(status, headers, content)
 
             def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
                 self.send_response(status)

@@ -100,3 +100,8 @@ def test_url_passwords_are_secrets_even_without_variables():
     config = parse_config({"sources": {"db": {"type": "sql",
                                               "url": "postgresql://r:literal@h/db"}}}, {})
     assert config.redact("failed: postgresql://r:literal@h/db") == "failed: postgresql://r:***@h/db"
+
+
+def test_short_secrets_are_redacted_as_whole_words_only():
+    config = parse_config({"influx": {"token": "t"}}, {})
+    assert config.redact("token t, then text") == "token ***, then text"

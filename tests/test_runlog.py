@@ -12,7 +12,8 @@ from ops_helpers import grid_source, per_time, pusher, write_config
 from pusher.config import InfluxConfig
 from pusher.lineprotocol import encode
 from pusher.pipeline import RunRecord
-from pusher.runlog import RUN_FIELDS, WatermarkQuery, Watermarks, run_reading
+from pusher.runlog import RUN_FIELDS, Watermarks, run_reading
+from pusher.runquery import RunQuery
 
 HOUR = 3600
 
@@ -50,13 +51,15 @@ def test_watermarks_only_move_forward(tmp_path):
 
 def test_catch_up_collects_every_missed_window(tmp_path, influxdb1, influx_db):
     config = write_config(tmp_path, influxdb1.url, influx_db, grid_source())
-    first = hour_floor(datetime.now(UTC)) - 5 * HOUR
+    before = hour_floor(datetime.now(UTC))
+    first = before - 5 * HOUR
     Watermarks(tmp_path / "state").set("grid", datetime.fromtimestamp(first, UTC))
     result = pusher("collect", "grid", config=config)
     assert result.returncode == 0, result.stderr
     assert "catching up" in result.stderr
-    current = hour_floor(datetime.now(UTC))
     counts = per_time(influxdb1, influx_db)
+    current = max(counts)  # the run's current hour (the clock may have struck meanwhile)
+    assert current in (before, hour_floor(datetime.now(UTC)))
     assert counts == {t: 5 for t in range(first, current + 1, HOUR)}
     # The current window is collected but not complete: the watermark stops at its start.
     assert Watermarks(tmp_path / "state").get("grid") == datetime.fromtimestamp(current, UTC)
@@ -81,8 +84,8 @@ def test_an_empty_state_dir_reads_the_watermark_back_from_influxdb(tmp_path, inf
     assert mark is not None
     # A CronJob without a volume: no state at all, but pusher_runs knows the watermark.
     (tmp_path / "state" / "watermarks.json").unlink()
-    query = WatermarkQuery(InfluxConfig(url=influxdb1.url, api="v1", database=influx_db))
-    assert query("grid", "hourly") == mark
+    query = RunQuery(InfluxConfig(url=influxdb1.url, api="v1", database=influx_db))
+    assert query.watermark("grid", "hourly") == mark
     older = mark - timedelta(hours=3)
     influxdb1.query('DROP SERIES FROM "pusher_runs"', db=influx_db)
     line = f"pusher_runs,granularity=hourly,source=grid watermark={int(older.timestamp())}i"
@@ -120,15 +123,23 @@ def test_status_shows_runs_lag_and_spool(tmp_path, influxdb1, influx_db):
     assert "last failure of bad: " in rest[1] and "upstream says no" in rest[1]
 
 
+WATERMARK_CSV = (b",result,table,_start,_stop,_time,_value,_field,_measurement,source\r\n"
+                 b",_result,0,1970-01-01T00:00:00Z,2026-01-02T00:00:00Z,2026-01-01T10:00:05Z,"
+                 b"1767261600,watermark,pusher_runs,sales\r\n\r\n")
+LAST_RUN_CSV = (b",result,table,_start,_stop,_time,_measurement,granularity,source,duration,"
+                b"interval,lag,ok,readings,refused,spooled,status,watermark,written\r\n"
+                b",_result,0,2025-12-02T10:00:05Z,2026-01-01T10:00:05Z,2026-01-01T10:00:05Z,"
+                b"pusher_runs,daily,sales,1.5,86400,5,1,4,0,0,done,1767261600,4\r\n\r\n")
+
+
 class _FluxServer(BaseHTTPRequestHandler):
     seen: list = []
+    answer = WATERMARK_CSV
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.seen.append((self.path, dict(self.headers), json.loads(body)))
-        answer = (b",result,table,_start,_stop,_time,_value,_field,_measurement,source\r\n"
-                  b",_result,0,1970-01-01T00:00:00Z,2026-01-02T00:00:00Z,2026-01-01T10:00:05Z,"
-                  b"1767261600,watermark,pusher_runs,sales\r\n\r\n")
+        answer = self.answer
         self.send_response(200)
         self.send_header("Content-Type", "text/csv; charset=utf-8")
         self.send_header("Content-Length", str(len(answer)))
@@ -145,6 +156,7 @@ def flux_server():
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     _FluxServer.seen = []
+    _FluxServer.answer = WATERMARK_CSV
     yield server
     server.shutdown()
 
@@ -153,7 +165,7 @@ def test_v2_watermark_query_is_the_expected_flux_request(flux_server):
     url = f"http://127.0.0.1:{flux_server.server_address[1]}"
     influx = InfluxConfig(url=url, api="v2", org="acme", bucket="pusher",
                           daily_bucket="pusher_daily", token="t0k")
-    assert WatermarkQuery(influx)("sales", "daily") == datetime(2026, 1, 1, 10, tzinfo=UTC)
+    assert RunQuery(influx).watermark("sales", "daily") == datetime(2026, 1, 1, 10, tzinfo=UTC)
     [(path, headers, body)] = _FluxServer.seen
     assert path == "/api/v2/query?org=acme"
     assert headers["Authorization"] == "Token t0k"
@@ -161,6 +173,38 @@ def test_v2_watermark_query_is_the_expected_flux_request(flux_server):
     assert body["query"] == (
         'from(bucket: "pusher_daily")\n'
         "  |> range(start: 0)\n"
-        '  |> filter(fn: (r) => r._measurement == "pusher_runs" and r._field == "watermark"'
-        ' and r.source == "sales")\n'
+        '  |> filter(fn: (r) => r._measurement == "pusher_runs" and r.source == "sales")\n'
+        '  |> filter(fn: (r) => r._field == "watermark")\n'
         "  |> group()\n  |> last()\n")
+
+
+def test_v2_last_run_is_one_pivoted_flux_request(flux_server):
+    _FluxServer.answer = LAST_RUN_CSV
+    url = f"http://127.0.0.1:{flux_server.server_address[1]}"
+    influx = InfluxConfig(url=url, api="v2", org="acme", token="t0k")
+    last = RunQuery(influx).last_run("sales", "hourly")
+    assert (last["status"], last["written"], last["watermark"]) == ("done", "4", "1767261600")
+    assert last["ended"] == "2026-01-01T10:00:05+00:00"
+    [(_, _, body)] = _FluxServer.seen
+    assert body["query"] == (
+        'from(bucket: "pusher")\n'
+        "  |> range(start: -30d)\n"
+        '  |> filter(fn: (r) => r._measurement == "pusher_runs" and r.source == "sales")\n'
+        '  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")\n'
+        '  |> group()\n  |> sort(columns: ["_time"])\n  |> tail(n: 1)\n')
+
+
+def test_status_from_influx_needs_no_state_dir(tmp_path, influxdb1, influx_db):
+    sources = grid_source() + '[sources.bad]\ntype = "python"\ncallable = "ops_readers:failing"\n'
+    config = write_config(tmp_path, influxdb1.url, influx_db, sources)
+    pusher("collect", "grid", "bad", config=config)
+    for name in ("runs.json", "watermarks.json"):
+        (tmp_path / "state" / name).unlink()
+    local = pusher("status", config=config).stdout.splitlines()
+    assert "never run" in local[1]
+    result = pusher("status", "--from-influx", config=config)
+    assert result.returncode == 0, result.stderr
+    _, grid, bad, *rest = result.stdout.splitlines()
+    assert " done " in grid and grid.split()[5] == "10" and grid.split()[8] != "-"
+    assert " failed " in bad
+    assert rest[1] == "last failure of bad: failed"

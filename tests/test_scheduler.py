@@ -147,6 +147,25 @@ def test_stop_lets_the_run_in_flight_finish():
     assert clock() >= START + timedelta(seconds=40)
 
 
+def test_a_second_stop_kills_the_runs_in_flight():
+    clock = FakeClock()
+    scheduler, _, finished = make(
+        '[sources.s]\ntype = "python"\ncallable = "x:y"\ntimeout = 3600.0\n', {"s": None}, clock)
+    asked = []
+
+    def until():
+        if clock() >= START + timedelta(seconds=10) and len(asked) < 2:
+            asked.append(True)
+            scheduler.stop()
+        return False
+
+    clock_sleep = clock.sleep
+    scheduler.sleep = lambda seconds: (until(), clock_sleep(seconds))
+    scheduler.run(until=until)
+    assert [(f.name, f.code) for f in finished] == [("s", -9)]
+    assert clock() < START + timedelta(minutes=1)
+
+
 # --- the real thing -----------------------------------------------------------------------
 
 

@@ -117,3 +117,37 @@ def test_v2_bad_token_and_missing_bucket_are_failures(v2_server):
                          daily_bucket="pusher_daily")
     with pytest.raises(RuntimeError, match="no bucket 'pusher_daily' in org 'acme'"):
         check_influx(daily)
+
+
+def sql_source(name: str, url: str) -> str:
+    return (f'[sources.{name}]\ntype = "sql"\nurl = "{url}"\n'
+            f'[[sources.{name}.queries]]\nsql = "SELECT 1 AS count"\nmeasurement = "m"\n')
+
+
+def test_sql_sources_are_reached_with_select_1(tmp_path, influxdb1, influx_db, postgres):
+    bad = postgres.sqlalchemy_url.replace(f":{postgres.password}@", ":Wr0ng-Secret@")
+    sources = (sql_source("pg", postgres.sqlalchemy_url) + sql_source("pg_bad", bad)
+               + sql_source("lite", f"sqlite:///{tmp_path}/missing.sqlite"))
+    result = pusher("validate", config=write_config(tmp_path, influxdb1.url, influx_db, sources))
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[1].startswith("ok   source pg (sql): postgresql+psycopg2://")
+    assert lines[1].endswith(" answers SELECT 1")
+    assert lines[2].startswith("FAIL source pg_bad (sql): cannot query ")
+    assert "password authentication failed" in lines[2]
+    assert lines[3].startswith("FAIL source lite (sql): cannot query sqlite:///")
+    assert "Wr0ng-Secret" not in result.stdout + result.stderr
+
+
+def test_google_analytics_builds_its_client_without_calling_the_api(tmp_path, influxdb1,
+                                                                     influx_db):
+    # Anonymous credentials need an endpoint (an emulator); nothing listens there, and
+    # validate does not call the API, so the line is still ok.
+    sources = ('[sources.ga]\ntype = "google-analytics"\ngranularity = "daily"\n'
+               'property = "123"\ncredentials = "anonymous"\nendpoint = "http://127.0.0.1:1"\n'
+               'metrics = ["sessions"]\ndimensions = ["date"]\n')
+    result = pusher("validate", config=write_config(tmp_path, influxdb1.url, influx_db, sources))
+    assert result.returncode == 0, result.stdout
+    line = result.stdout.splitlines()[1]
+    assert line.startswith("ok   source ga (google-analytics): credentials ")
+    assert line.endswith("client for properties/123 built (the API itself is not called)")

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 import click
 
 from pusher.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, State, fail, handles_errors
-from pusher.config import find_config_path, redacted
 
 
 @click.command()
@@ -63,6 +62,7 @@ def collect(state: State, names: Sequence[str], all_sources: bool, dry_run: bool
 @handles_errors
 def sources(state: State) -> None:
     """List configured sources and the installed source types."""
+    from pusher.config import find_config_path
     from pusher.sources import available_types, describe
 
     path = find_config_path(state.config_path, os.environ)
@@ -85,6 +85,8 @@ def sources(state: State) -> None:
 @handles_errors
 def show_config(state: State) -> None:
     """Print the effective config (after ${VAR} substitution) with secrets redacted."""
+    from pusher.config import redacted
+
     config = state.config()
     click.echo(f"# {config.path}")
     click.echo(json.dumps(redacted(dict(config.raw), redact=config.redact), indent=2,

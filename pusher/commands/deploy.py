@@ -11,7 +11,6 @@ import click
 
 from pusher import __version__
 from pusher.cli import EXIT_FAILED, EXIT_USAGE, State, fail, handles_errors
-from pusher.config import find_config_path
 from pusher.errors import ConfigError
 
 _SPAN = re.compile(r"^(\d+)\s*(s|m|h)$")
@@ -48,6 +47,8 @@ def render(state: State, image: str, namespace: str | None, out_dir: str | None)
         import yaml  # noqa: F401  (to_yaml's one dependency, in the `k8s` extra)
     except ImportError:
         fail("pusher k8s render needs PyYAML: pip install 'pusher[k8s]'", EXIT_FAILED)
+    from pusher.config import find_config_path
+
     path = find_config_path(state.config_path, os.environ)
     try:
         text = path.read_text(encoding="utf-8")

@@ -6,12 +6,14 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from pusher.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, State, fail, handles_errors
-from pusher.config import Config
+
+if TYPE_CHECKING:
+    from pusher.config import Config
 
 
 @click.command("run")
@@ -104,16 +106,20 @@ def _progress(total: int, label: str) -> Any:
 
 
 @click.command()
+@click.option("--from-influx", is_flag=True,
+              help="Last runs and lags from pusher_runs in InfluxDB, not the state dir.")
 @click.pass_obj
 @handles_errors
-def status(state: State) -> None:
+def status(state: State, from_influx: bool) -> None:
     """Each source's schedule, last run, points, next run, lag and spool (from the state dir)."""
     from pusher.status import failures, footer, render, status_rows
+    from pusher.status import from_influx as read_influx
 
     config = state.config()
-    click.echo(render(status_rows(config, datetime.now(UTC))))
+    runs, marks = read_influx(config) if from_influx else (None, None)
+    click.echo(render(status_rows(config, datetime.now(UTC), runs, marks)))
     click.echo(footer(config))
-    for failure in failures(config):
+    for failure in failures(config, runs):
         click.echo(config.redact(f"last failure of {failure}"))
 
 

@@ -235,3 +235,14 @@ def _credentials(spec: str) -> Any:
 
 
 google_analytics.validate_options = validate  # type: ignore[attr-defined]
+
+
+def _check(options: Mapping[str, Any]) -> str:
+    """For `pusher validate`: the credentials load and the Data API client builds (no request)."""
+    credentials = str(options.get("credentials", "default"))
+    _service(credentials, options.get("endpoint"), None)
+    return (f"credentials {credentials!r} loaded, client for {property_name(options['property'])}"
+            " built (the API itself is not called)")
+
+
+google_analytics.check = _check  # type: ignore[attr-defined]

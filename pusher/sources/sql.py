@@ -231,3 +231,20 @@ def reason(exc: BaseException) -> str:
 
 
 sql.validate_options = validate  # type: ignore[attr-defined]
+
+
+def _check(options: Mapping[str, Any]) -> str:
+    """For `pusher validate`: connect and run SELECT 1."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    url = options["url"]
+    try:
+        with engine_for(url).connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        raise SourceError(f"cannot query {safe_url(url)}: {reason(exc)}") from None
+    return f"{safe_url(url)} answers SELECT 1"
+
+
+sql.check = _check  # type: ignore[attr-defined]

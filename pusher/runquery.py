@@ -1,0 +1,124 @@
+"""Reading pusher_runs back from InfluxDB: a source's watermark and its last run.
+
+1.x through InfluxQL on /query; 2.x through Flux on /api/v2/query (annotated CSV without
+annotations). Both over plain requests, so that both are checked by exact-request tests.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from pusher.config import InfluxConfig
+from pusher.errors import PusherError
+from pusher.runlog import RUN_MEASUREMENT
+
+log = logging.getLogger(__name__)
+LAST_RUN_LOOKBACK = "-30d"  # Flux range for `pusher status --from-influx`
+
+
+class RunQuery:
+    def __init__(self, influx: InfluxConfig, session: requests.Session | None = None):
+        self.influx = influx
+        self.session = session
+
+    def watermark(self, source: str, granularity: str) -> datetime | None:
+        """The source's last watermark, or None (also when InfluxDB cannot be asked)."""
+        try:
+            if self.influx.api == "v1":
+                rows = self._influxql(f'SELECT last("watermark") AS "watermark" FROM '
+                                      f"{self._from(granularity)} WHERE {self._is(source)}")
+            else:
+                rows = self._flux(
+                    f'{self._runs(granularity, "0", source)}'
+                    '  |> filter(fn: (r) => r._field == "watermark")\n'
+                    "  |> group()\n  |> last()\n")
+                rows = [{"watermark": row["_value"]} for row in rows]
+        except PusherError as exc:
+            log.warning("cannot read the watermark of %s from InfluxDB: %s", source, exc)
+            return None
+        if not rows or rows[-1].get("watermark") in (None, ""):
+            return None
+        return datetime.fromtimestamp(int(float(rows[-1]["watermark"])), UTC)
+
+    def last_run(self, source: str, granularity: str) -> dict[str, Any] | None:
+        """The fields of the source's last pusher_runs point, and its time as `ended`."""
+        if self.influx.api == "v1":
+            rows = self._influxql(f"SELECT * FROM {self._from(granularity)} WHERE "
+                                  f"{self._is(source)} ORDER BY time DESC LIMIT 1")
+        else:
+            rows = self._flux(
+                f"{self._runs(granularity, LAST_RUN_LOOKBACK, source)}"
+                '  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")\n'
+                '  |> group()\n  |> sort(columns: ["_time"])\n  |> tail(n: 1)\n')
+            rows = [row | {"time": _epoch(row["_time"])} for row in rows]
+        if not rows:
+            return None
+        row = rows[-1]
+        return row | {"ended": datetime.fromtimestamp(int(float(row["time"])), UTC).isoformat()}
+
+    def _from(self, granularity: str) -> str:
+        policy = self.influx.retention_policy_for(granularity)
+        measurement = _ident(RUN_MEASUREMENT)
+        return f"{_ident(policy)}.{measurement}" if policy else measurement
+
+    @staticmethod
+    def _is(source: str) -> str:
+        return "\"source\" = '" + source.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    def _runs(self, granularity: str, start: str, source: str) -> str:
+        bucket = _flux_string(self.influx.bucket_for(granularity))
+        return (f'from(bucket: "{bucket}")\n  |> range(start: {start})\n'
+                f'  |> filter(fn: (r) => r._measurement == "{RUN_MEASUREMENT}" and '
+                f'r.source == "{_flux_string(source)}")\n')
+
+    def _influxql(self, query: str) -> list[dict[str, Any]]:
+        influx = self.influx
+        auth = (influx.username, influx.password) if influx.username else None
+        body = self._answer(lambda http: http.get(
+            f"{influx.url.rstrip('/')}/query", auth=auth, timeout=influx.timeout,
+            verify=influx.verify_ssl, params={"db": influx.database, "q": query,
+                                              "epoch": "s"})).json()
+        result = body.get("results", [{}])[0]
+        if "error" in result:
+            raise PusherError(f"InfluxDB says: {result['error']}")
+        return [dict(zip(series["columns"], values, strict=True))
+                for series in result.get("series", []) for values in series["values"]]
+
+    def _flux(self, query: str) -> list[dict[str, Any]]:
+        influx = self.influx
+        text = self._answer(lambda http: http.post(
+            f"{influx.url.rstrip('/')}/api/v2/query", params={"org": influx.org},
+            headers={"Authorization": f"Token {influx.token}", "Accept": "application/csv",
+                     "Content-Type": "application/json"},
+            json={"query": query, "type": "flux",
+                  "dialect": {"header": True, "annotations": []}},
+            timeout=influx.timeout, verify=influx.verify_ssl)).text
+        return [row for row in csv.DictReader(io.StringIO(text)) if any(row.values())]
+
+    def _answer(self, send: Any) -> requests.Response:
+        try:
+            response: requests.Response = send(self.session or requests.Session())
+        except requests.RequestException as exc:
+            raise PusherError(f"InfluxDB unreachable ({type(exc).__name__})") from None
+        if response.status_code >= 300:
+            raise PusherError(f"InfluxDB answered HTTP {response.status_code}: "
+                              f"{response.text.strip()[:200]}")
+        return response
+
+
+def _epoch(rfc3339: str) -> float:
+    return datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _flux_string(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
