@@ -63,6 +63,11 @@ if ! running prometheus; then
 fi
 wait_for "$INFLUX_URL/ping" influxd
 wait_for "$PROMETHEUS_URL/-/ready" prometheus
+# Something else may own the port and answer in our server's place: make sure ours lives.
+for name in influxd prometheus; do
+    running "$name" || { echo "$name exited (port taken? set DEMO_INFLUX_PORT /" \
+        "DEMO_PROMETHEUS_PORT); its log:" >&2; tail -n 5 "$root/$name.log" >&2; exit 1; }
+done
 # Prometheus has no samples until its first scrape, a few seconds after it starts.
 for _ in $(seq 1 200); do
     curl -fsS "$PROMETHEUS_URL/api/v1/query?query=up" | grep -q '"value"' && break
