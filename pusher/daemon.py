@@ -64,7 +64,7 @@ class Daemon:
         if spool is None or not any(True for _ in spool.pending()):
             return
         counts = self.outputs.flush()
-        self.outputs.server_down = False  # each flush tries afresh
+        self.outputs.health.down = False  # each flush tries afresh
         if counts.written:
             log.warning("spool: replayed %d points", counts.written)
 
@@ -81,4 +81,4 @@ class Daemon:
         assert self.context.history is not None and self.context.watermarks is not None
         self.context.history.record(record, now)
         log_run(self.context, spec, record, self.context.watermarks.get(done.name), now)
-        self.outputs.server_down = False
+        self.outputs.health.down = False

@@ -14,7 +14,7 @@ from pusher.reading import Window, default_windows, windows_between
 from pusher.runlog import History, Watermarks
 from pusher.runquery import RunQuery
 from pusher.runs import RunContext, run_source
-from pusher.sinks import InfluxSink, Sink, SinkCounts, StdoutSink, flush_spool
+from pusher.sinks import InfluxSink, ServerHealth, Sink, SinkCounts, StdoutSink, flush_spool
 from pusher.sources import Source, check_options, load_source
 from pusher.spool import DeadLetter, Spool
 from pusher.writers import make_writer
@@ -54,9 +54,7 @@ class Outputs:
     def __init__(self, config: Config, dry_run: bool, stdout: TextIO,
                  policy: RetryPolicy | None = None):
         self.config = config
-        # Once InfluxDB failed a whole delivery, later batches of this invocation go
-        # straight to the spool instead of waiting through the retries again.
-        self.server_down = False
+        self.health = ServerHealth()
         self.stdout = stdout if dry_run else None
         # A dry run leaves no trace: refusals are only logged.
         self.dead_letter = None if dry_run else DeadLetter(config.state_dir / "dead-letter.jsonl")
@@ -71,31 +69,20 @@ class Outputs:
         if self.stdout is not None:
             return StdoutSink(self.stdout)
         assert self.spool and self.delivery and self.dead_letter
-        sink = _SharedHealthSink(name, self.spool, self.delivery, self.dead_letter,
-                                 self.config.influx.batch_size)
-        sink.outputs = self
-        sink.server_down = self.server_down
-        return sink
+        return InfluxSink(name, self.spool, self.delivery, self.dead_letter,
+                          self.config.influx.batch_size, self.health)
 
     def flush(self, wait: bool = False) -> SinkCounts:
         if not (self.spool and self.delivery and self.dead_letter):
             return SinkCounts()
         counts = flush_spool(self.spool, self.delivery, self.dead_letter, wait=wait)
-        self.server_down = self.server_down or bool(counts.errors)
+        self.health.down = self.health.down or bool(counts.errors)
         return counts
 
     def close(self) -> None:
         if self.delivery is not None:
             self.delivery.writer.close()
 
-
-class _SharedHealthSink(InfluxSink):
-    outputs: Outputs
-
-    def close(self) -> SinkCounts:
-        counts = super().close()
-        self.outputs.server_down = self.outputs.server_down or self.server_down
-        return counts
 
 
 def run_context(config: Config, outputs: Outputs) -> RunContext:

@@ -45,6 +45,14 @@ class StdoutSink:
         return self.counts
 
 
+@dataclass
+class ServerHealth:
+    """Shared by the sinks of one invocation: once InfluxDB failed a whole delivery, later
+    batches go straight to the spool instead of waiting through the retries again."""
+
+    down: bool = False
+
+
 class InfluxSink:
     """Batches lines, spools each batch durably, then delivers it; a dead server stops posting.
 
@@ -57,7 +65,7 @@ class InfluxSink:
     QUEUE_DEPTH = 2
 
     def __init__(self, source: str, spool: Spool, delivery: Delivery, dead_letter: DeadLetter,
-                 batch_size: int):
+                 batch_size: int, health: ServerHealth | None = None):
         self.source = source
         self.spool = spool
         self.delivery = delivery
@@ -66,7 +74,7 @@ class InfluxSink:
         # One buffer per granularity: each goes to its own bucket or retention policy.
         self.buffers: dict[str, list[str]] = {}
         self.counts = SinkCounts()
-        self.server_down = False
+        self.health = health or ServerHealth()
         self._queue: queue.Queue[tuple[list[str], str] | None] | None = None
         self._thread: threading.Thread | None = None
         # The writer thread's failure (appended there, raised once here); it stops the writes.
@@ -128,13 +136,13 @@ class InfluxSink:
 
     def _write(self, lines: list[str], granularity: str) -> None:
         batch = self.spool.put(self.source, lines, granularity)
-        if self.server_down:
+        if self.health.down:
             self.counts.spooled += len(lines)
             return
         if not deliver_batch(batch, lines, self.delivery, self.spool, self.dead_letter,
                              self.counts):
             self.counts.spooled += len(lines)
-            self.server_down = True
+            self.health.down = True
 
 
 def deliver_batch(batch: SpooledBatch, lines: list[str], delivery: Delivery, spool: Spool,
