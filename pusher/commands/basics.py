@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -89,5 +88,7 @@ def show_config(state: State) -> None:
 
     config = state.config()
     click.echo(f"# {config.path}")
+    import json  # only this command needs it: keeps `pusher --help` light
+
     click.echo(json.dumps(redacted(dict(config.raw), redact=config.redact), indent=2,
                           default=str))
