@@ -42,10 +42,10 @@ def prepare_sources(config: Config, names: Sequence[str]) -> dict[str, Source]:
 
 def windows_for(spec: SourceConfig, config: Config, now: datetime,
                 since: datetime | None, until: datetime | None) -> list[Window]:
-    if since is None and until is None:
-        return default_windows(now, spec.granularity, config.timezone)
-    start = since or Window.containing(now, spec.granularity, config.timezone).previous().start
-    return list(windows_between(start, until or now, spec.granularity, config.timezone))
+    """The windows of an explicit --since/--until; a missing bound is the default one."""
+    tz = config.timezone
+    start = since or default_windows(now, spec.granularity, tz)[0].start
+    return list(windows_between(start, until or now, spec.granularity, tz))
 
 
 class Outputs:

@@ -65,3 +65,14 @@ def test_floor_to_daily_in_utc():
 def test_unknown_granularity_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown granularity 'weekly'"):
         Granularity.parse("weekly")
+
+
+def test_until_alone_starts_at_the_previous_local_day():
+    from pusher.config import parse_config
+    from pusher.jobs import windows_for
+
+    config = parse_config({"pusher": {"timezone": "Europe/Paris"},
+                           "sources": {"s": {"type": "python", "granularity": "daily"}}}, {})
+    now = utc(2026, 11, 3, 12)
+    [yesterday, today] = windows_for(config.sources["s"], config, now, None, now)
+    assert yesterday.start == utc(2026, 11, 1, 23) and today.start == utc(2026, 11, 2, 23)
