@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pusher.errors import RefusedReading
+from pusher.errors import PusherError, RefusedReading
 from pusher.lineprotocol import Encoder, to_timestamp
 from pusher.reading import Note, Reading, Window
 from pusher.sinks import Sink
@@ -76,9 +76,9 @@ def collect(run: Run, windows: Sequence[Window]) -> RunRecord:
         try:
             _collect_window(run, window, record)
         except Exception as exc:  # a source's failure, ours or a plugin's, is reported
-            message = f"{window}: {type(exc).__name__}: {exc}" if not _is_ours(exc) else \
-                f"{window}: {exc}"
-            log.error("source %s failed: %s", run.name, message, exc_info=not _is_ours(exc))
+            ours = isinstance(exc, PusherError)  # ours say what failed; others get a trace
+            message = f"{window}: {exc}" if ours else f"{window}: {type(exc).__name__}: {exc}"
+            log.error("source %s failed: %s", run.name, message, exc_info=not ours)
             record.errors.append(message)
         record.windows += 1
     try:
@@ -141,8 +141,3 @@ def _encode_one(run: Run, reading: object, stamp: int, record: RunRecord) -> Non
         return
     run.sink.add(line, granularity)
 
-
-def _is_ours(exc: Exception) -> bool:
-    from pusher.errors import PusherError
-
-    return isinstance(exc, PusherError)
