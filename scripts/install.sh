@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what pusher needs on Debian 12 (bookworm) with Python >= 3.11, idempotently.
 #   scripts/install.sh demo   the demo's servers (InfluxDB 1.x, Prometheus) and the venv
-#   scripts/install.sh test   also the test servers (VictoriaMetrics, PostgreSQL) and Node's
-#                             Flux validator
+#   scripts/install.sh test   also the test servers (VictoriaMetrics, PostgreSQL, InfluxDB
+#                             2.x built from its Go module by scripts/influxd2.sh, cached) and
+#                             Node's Flux validator
 set -euo pipefail
 mode="${1:-demo}"
 cd "$(dirname "$0")/.."
@@ -49,4 +50,9 @@ pip_install -e examples/pusher-crawler
 if [ "$mode" = test ] && [ -f package.json ]; then
     echo "==> npm ci (Flux language server for validating Flux)" >&2
     npm ci --silent --no-audit --no-fund >/dev/null
+fi
+
+if [ "$mode" = test ]; then
+    # The real 2.x server: built once from its Go module, then found in the cache.
+    bash scripts/influxd2.sh >/dev/null
 fi

@@ -5,6 +5,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from server_influxdb2 import InfluxDB2
 from servers import InfluxDB1, PostgreSQL, Prometheus, VictoriaMetrics
 
 # Servers start lazily: a session pays only for the ones its tests ask for, and `with`
@@ -14,6 +15,12 @@ from servers import InfluxDB1, PostgreSQL, Prometheus, VictoriaMetrics
 @pytest.fixture(scope="session")
 def influxdb1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxDB1]:
     with InfluxDB1(tmp_path_factory.mktemp("influxdb1")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def influxdb2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxDB2]:
+    with InfluxDB2(tmp_path_factory.mktemp("influxdb2")) as server:
         yield server
 
 
@@ -39,7 +46,18 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgreSQL]:
 def influx_db(influxdb1: InfluxDB1, request: pytest.FixtureRequest) -> str:
     """A fresh database per test, named after it so a failing test's data is easy to find."""
     # Databases are left in place: cheap, and a fault test may have InfluxDB down at teardown.
-    test_name = re.sub(r"\W+", "_", request.node.name).strip("_")[:40]
-    name = f"t_{test_name}_{uuid.uuid4().hex[:8]}"
+    name = f"t_{_test_name(request)}_{uuid.uuid4().hex[:8]}"
     influxdb1.create_database(name)
     return name
+
+
+@pytest.fixture
+def influx_bucket(influxdb2: InfluxDB2, request: pytest.FixtureRequest) -> str:
+    """A fresh 2.x bucket per test (infinite retention), named after the test."""
+    name = f"t_{_test_name(request)}_{uuid.uuid4().hex[:8]}"
+    influxdb2.create_bucket(name)
+    return name
+
+
+def _test_name(request: pytest.FixtureRequest) -> str:
+    return re.sub(r"\W+", "_", request.node.name).strip("_")[:40]

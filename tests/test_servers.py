@@ -95,3 +95,43 @@ def test_postgres_checks_the_password(postgres: PostgreSQL) -> None:
 
     assert done.returncode != 0
     assert "password authentication failed" in done.stderr
+
+
+def test_influxdb2_stores_a_written_line_and_answers_flux(influxdb2, influx_bucket) -> None:
+    influxdb2.write(influx_bucket, "orders,granularity=hourly,shop=fr count=42i 1700000000\n")
+
+    rows = influxdb2.flux(
+        f'from(bucket: "{influx_bucket}") |> range(start: 2023-01-01T00:00:00Z)'
+        ' |> filter(fn: (r) => r._measurement == "orders")'
+    )
+
+    assert [(r["_field"], r["_value"], r["shop"], r["_time"]) for r in rows] == [
+        ("count", "42", "fr", "2023-11-14T22:13:20Z")
+    ]
+
+
+def test_influxdb2_refuses_a_bad_line_with_the_reason(influxdb2, influx_bucket) -> None:
+    resp = requests.post(
+        f"{influxdb2.url}/api/v2/write",
+        params={"org": influxdb2.org, "bucket": influx_bucket},
+        headers={"Authorization": f"Token {influxdb2.token}"},
+        data="orders count=",
+        timeout=10,
+    )
+
+    assert resp.status_code == 400
+    assert "missing field value" in resp.json()["message"]
+
+
+def test_influxdb2_answers_404_to_a_bucket_lookup_that_finds_none(influxdb2) -> None:
+    assert influxdb2.bucket_id(f"absent_{uuid.uuid4().hex[:8]}") is None
+
+
+def test_influxdb2_token_with_write_only_cannot_read(influxdb2, influx_bucket) -> None:
+    token = influxdb2.create_token([("write", "buckets", influx_bucket)])
+    influxdb2.api("POST", "/api/v2/write", token=token, data=b"probe value=1 1700000000",
+                  params={"org": influxdb2.org, "bucket": influx_bucket, "precision": "s"})
+
+    with pytest.raises(QueryError, match="HTTP 404"):
+        influxdb2.api("POST", "/api/v2/query", token=token, params={"org": influxdb2.org},
+                      json={"query": f'from(bucket: "{influx_bucket}") |> range(start: 0)'})
