@@ -7,12 +7,13 @@ document the package ships and fed realistic runReport answers; nothing leaves t
 import io
 import json
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from zoneinfo import ZoneInfo
 
 import pytest
 from cli_helpers import run_pusher
-from googleapiclient.http import HttpMockSequence
+from googleapiclient.http import HttpMock, HttpMockSequence
 
 from pusher.errors import ConfigError, SourceError
 from pusher.lineprotocol import Encoder
@@ -90,8 +91,9 @@ def test_pages_through_every_row_and_restates_three_days():
     assert [b["offset"] for b in bodies] == [0, 2, 4]
     assert all(b["limit"] == 2 and b["returnPropertyQuota"] is True for b in bodies)
     # The window's day and the three before it. Without a `timezone` option the property's
-    # zone is unknown until the answer names it: UTC dates, which may add a day, never miss one.
-    assert bodies[0]["dateRanges"] == [{"startDate": "2026-11-23", "endDate": "2026-11-27"}]
+    # zone is unknown until the answer names it: UTC dates widened by a day on each side,
+    # which covers every zone; rows of days outside the property's own range are dropped.
+    assert bodies[0]["dateRanges"] == [{"startDate": "2026-11-22", "endDate": "2026-11-28"}]
     assert bodies[0]["metrics"] == [{"name": m} for m in METRICS]
     uri = http.request_sequence[0][0]
     assert uri.startswith(f"{ENDPOINT}v1beta/properties/123456:runReport")
@@ -116,8 +118,9 @@ def test_date_hour_gives_hourly_points_and_drops_hours_after_the_window():
     readings = run_source(http, window=window, dimensions=["dateHour"], restate_days=1)
     assert [r.time for r in readings] == [datetime(2026, 11, 27, 8, tzinfo=UTC), window.start]
     assert all(r.granularity is Granularity.HOURLY and r.tags == {} for r in readings)
-    assert sent_bodies(http)[0]["dateRanges"] == [{"startDate": "2026-11-26",
-                                                   "endDate": "2026-11-27"}]
+    # The zone is unknown until the answer names it: a day more on each side.
+    assert sent_bodies(http)[0]["dateRanges"] == [{"startDate": "2026-11-25",
+                                                   "endDate": "2026-11-28"}]
 
 
 def test_timezone_option_overrides_the_response_and_makes_the_range_exact():
@@ -331,3 +334,86 @@ def test_collect_reports_a_permission_error_in_one_line(tmp_path, emulator):
     summary = [line for line in done.stderr.splitlines() if line.startswith("- ga ")]
     assert len(summary) == 1
     assert "[failed: daily@" in summary[0] and "denied access to properties/123456" in summary[0]
+
+
+class PropertyInZone(HttpMock):
+    """Answers runReport like GA for a property in `zone`: one row per local hour label
+    (dateHour) of every date asked for, 24 labels a day whatever DST does, as GA reports."""
+
+    def __init__(self, zone):
+        super().__init__(headers={"status": "200", "content-type": "application/json"})
+        self.zone = zone
+        self.ranges = []
+
+    def request(self, uri, method="GET", body=None, headers=None, redirections=1,
+                connection_type=None):
+        asked = json.loads(body)["dateRanges"][0]
+        self.ranges.append((asked["startDate"], asked["endDate"]))
+        day, last = date.fromisoformat(asked["startDate"]), date.fromisoformat(asked["endDate"])
+        rows = []
+        while day <= last:
+            rows += [((f"{day:%Y%m%d}{hour:02d}",), ("1", "1", "1", "0.5")) for hour in range(24)]
+            day += timedelta(days=1)
+        page = json.loads(report(rows, len(rows), dimensions=("dateHour",)))
+        page["metadata"]["timeZone"] = self.zone
+        self.data = json.dumps(page).encode()
+        return super().request(uri, method, body, headers, redirections, connection_type)
+
+
+def hours_reported(zone, first_day, last_day):
+    """The UTC start of every hour GA labels in the property's dates (fold 0 on DST days)."""
+    moments, day = set(), first_day
+    while day <= last_day:
+        for hour in range(24):
+            local = datetime(day.year, day.month, day.day, hour, tzinfo=ZoneInfo(zone))
+            moments.add(local.astimezone(UTC))
+        day += timedelta(days=1)
+    return moments
+
+
+@pytest.mark.parametrize("first_utc_day", [date(2026, 10, 31), date(2026, 3, 7)],
+                         ids=["dst-ends-1-nov", "dst-starts-8-mar"])
+@pytest.mark.parametrize("restate_days", [0, 2])
+def test_hourly_windows_get_every_hour_of_a_property_far_from_utc(first_utc_day, restate_days):
+    # Los Angeles is UTC-7/-8: the first hours of each UTC day belong to the day before
+    # there, which a date range computed in UTC never asks for.
+    span_start = datetime.combine(first_utc_day, datetime.min.time(), UTC)
+    windows = [Window(span_start + timedelta(hours=h), span_start + timedelta(hours=h + 1),
+                      Granularity.HOURLY) for h in range(48)]
+    http = PropertyInZone("America/Los_Angeles")
+    collected = {}
+    for window in windows:
+        for reading in run_source(http, window=window, dimensions=["dateHour"],
+                                  restate_days=restate_days):
+            assert reading.time < window.end
+            collected.setdefault(window.start, set()).add(reading.time)
+    every_hour = hours_reported("America/Los_Angeles", first_utc_day - timedelta(days=3),
+                                first_utc_day + timedelta(days=2))
+    wanted = {m for m in every_hour if span_start <= m < windows[-1].end}
+    assert wanted <= set().union(*collected.values())
+    # Each window writes its own hour whenever GA labels it (the second 01:00 of the day DST
+    # ends in Los Angeles has no label of its own, as in GA's reports).
+    missing = [w.start for w in windows if w.start not in collected.get(w.start, set())]
+    assert missing == sorted(set(w.start for w in windows) - every_hour)
+    # And nothing older than restate_days before the window, in the property's own dates.
+    zone = ZoneInfo("America/Los_Angeles")
+    for start, times in collected.items():
+        oldest = (start.astimezone(zone) - timedelta(days=restate_days)).date()
+        assert min(t.astimezone(zone).date() for t in times) == oldest
+
+
+def test_daily_windows_get_the_property_day_that_starts_inside_them():
+    # Auckland is UTC+13 in November: its 28 November starts at 11:00 UTC on the 27th, inside
+    # the UTC day of the 27th, and a date range computed in UTC never asks for it.
+    window = Window(datetime(2026, 11, 27, tzinfo=UTC), datetime(2026, 11, 28, tzinfo=UTC),
+                    Granularity.DAILY)
+    rows = [((f"202611{d}", "desktop"), ("5", "9", "1", "0.5")) for d in (25, 26, 27, 28, 29)]
+    page = json.loads(report(rows, len(rows)))
+    page["metadata"]["timeZone"] = "Pacific/Auckland"
+    http = HttpMockSequence([ok(json.dumps(page))])
+    readings = run_source(http, window=window, restate_days=0)
+    assert sent_bodies(http)[0]["dateRanges"] == [{"startDate": "2026-11-26",
+                                                   "endDate": "2026-11-28"}]
+    # Auckland's 27th (starts inside the UTC day before) and 28th (inside the window).
+    assert [r.time for r in readings] == [datetime(2026, 11, 26, 11, tzinfo=UTC),
+                                          datetime(2026, 11, 27, 11, tzinfo=UTC)]

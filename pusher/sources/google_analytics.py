@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -49,17 +49,19 @@ def google_analytics(
     service = _service(credentials, endpoint, http)
     name = property_name(property)
     time_dimension = next(d for d in dimensions if d in TIME_DIMENSIONS)
+    # GA's dates are in the property's time zone: the option's, else unknown until the
+    # answer names it (metadata.timeZone).
     zone = ZoneInfo(timezone) if timezone else None
-    body = _request_body(window, metrics, dimensions, dimension_filter, restate_days,
-                         page_size, zone or UTC)
+    body = _request_body(metrics, dimensions, dimension_filter, page_size,
+                         requested_dates(window, restate_days, zone))
     offset, pages = 0, 0
     while True:
         request = service.properties().runReport(property=name, body={**body, "offset": offset})
         page = execute(request, name, sleep)
         pages += 1
-        # Dates are in the property's time zone, which the response names.
         page_zone = zone or _response_zone(page)
-        yield from _readings(page, measurement, time_dimension, page_zone, window.end)
+        dates = requested_dates(window, restate_days, page_zone)
+        yield from _readings(page, measurement, time_dimension, page_zone, dates, window.end)
         yield from notes(page)
         received = len(page.get("rows", []))
         offset += received
@@ -68,11 +70,24 @@ def google_analytics(
     log.debug("%s: %d rows in %d pages", name, offset, pages)
 
 
-def _request_body(window: Window, metrics: Sequence[str], dimensions: Sequence[str],
-                  dimension_filter: Mapping[str, Any] | None, restate_days: int,
-                  page_size: int, zone: tzinfo) -> dict[str, Any]:
-    first = (window.start.astimezone(zone) - timedelta(days=restate_days)).date()
-    last = (window.end - timedelta(microseconds=1)).astimezone(zone).date()
+def requested_dates(window: Window, restate_days: int, zone: tzinfo | None) -> tuple[date, date]:
+    """The property's dates that cover the window and the `restate_days` days before it.
+
+    With the property's zone unknown, the UTC dates are widened by a day on each side:
+    every zone is within a day of UTC (UTC-12 to UTC+14), so no hour of the window is left
+    out; the rows of the extra days are dropped once the answer names the zone.
+    """
+    first = (window.start.astimezone(zone or UTC) - timedelta(days=restate_days)).date()
+    last = (window.end - timedelta(microseconds=1)).astimezone(zone or UTC).date()
+    if zone is None:
+        return first - timedelta(days=1), last + timedelta(days=1)
+    return first, last
+
+
+def _request_body(metrics: Sequence[str], dimensions: Sequence[str],
+                  dimension_filter: Mapping[str, Any] | None, page_size: int,
+                  dates: tuple[date, date]) -> dict[str, Any]:
+    first, last = dates
     body: dict[str, Any] = {
         "dateRanges": [{"startDate": first.isoformat(), "endDate": last.isoformat()}],
         "metrics": [{"name": m} for m in metrics],
@@ -88,7 +103,7 @@ def _request_body(window: Window, metrics: Sequence[str], dimensions: Sequence[s
 
 
 def _readings(page: Mapping[str, Any], measurement: str, time_dimension: str, zone: tzinfo,
-              until: datetime) -> Iterator[Reading]:
+              dates: tuple[date, date], until: datetime) -> Iterator[Reading]:
     dimensions = [h["name"] for h in page.get("dimensionHeaders", [])]
     metrics = [(h["name"], h.get("type") == "TYPE_INTEGER") for h in page.get("metricHeaders", [])]
     at = dimensions.index(time_dimension)
@@ -98,6 +113,8 @@ def _readings(page: Mapping[str, Any], measurement: str, time_dimension: str, zo
         moment = parse_time(values[at], granularity, zone)
         if moment >= until:
             continue  # beyond this window (later hours of today): a later run writes them
+        if not dates[0] <= moment.astimezone(zone).date() <= dates[1]:
+            continue  # a day asked for only while the property's zone was unknown
         fields = {name: metric_value(v.get("value", "0"), integer)
                   for (name, integer), v in zip(metrics, row.get("metricValues", []), strict=True)}
         tags = {d: v for i, (d, v) in enumerate(zip(dimensions, values, strict=True)) if i != at}
