@@ -20,6 +20,7 @@ from pusher.pipeline import Run, RunRecord, collect
 from pusher.reading import Window, default_windows, windows_between
 from pusher.runs import RunContext, extends, merge
 from pusher.sources import Source
+from pusher.spool import source_file_name
 from pusher.state import read_json, update_json
 
 
@@ -44,20 +45,28 @@ class BackfillState:
     """<state_dir>/backfill/<source>.json: the chunks already completely written."""
 
     def __init__(self, state_dir: Path, source: str):
-        self.path = state_dir / "backfill" / f"{source}.json"
+        self.root = state_dir
+        # The same safe, distinct file name as the spool's: `x.y` and `x_y` stay apart and
+        # no name leaves the state directory.
+        self.path = state_dir / "backfill" / f"{source_file_name(source)}.json"
 
     def done(self) -> set[str]:
-        return set(read_json(self.path).get("done", []))
+        return _keys(read_json(self.path, self.root))
 
     def mark(self, key: str) -> None:
         def change(data: dict[str, Any]) -> None:
-            data["done"] = sorted({*data.get("done", []), key})
+            data["done"] = sorted({*_keys(data), key})
 
-        update_json(self.path, change)
+        update_json(self.path, change, self.root)
 
     def clear(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+
+
+def _keys(data: dict[str, Any]) -> set[str]:
+    done = data.get("done")
+    return {key for key in done if isinstance(key, str)} if isinstance(done, list) else set()
 
 
 def backfill(context: RunContext, spec: SourceConfig, source: Source, since: datetime,

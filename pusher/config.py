@@ -48,6 +48,8 @@ class InfluxConfig:
     batch_size: int = 5000
     timeout: float = 10.0
     retries: int = 5
+    max_attempts: int = 5  # failed answers before a batch is split to find its bad lines
+    max_age: float = 86400.0  # seconds a batch may keep failing before it is split
     gzip: bool = False
     verify_ssl: bool = True
 
@@ -195,6 +197,10 @@ def _parse_influx(table: Mapping[str, Any], file: str, secrets: set[str]) -> Inf
                           key="influx.precision")
     if config.batch_size < 1:
         raise ConfigError("must be at least 1", file=file, key="influx.batch_size")
+    if config.max_attempts < 1:
+        raise ConfigError("must be at least 1", file=file, key="influx.max_attempts")
+    if config.max_age <= 0:
+        raise ConfigError("must be positive (seconds)", file=file, key="influx.max_age")
     if not config.url.startswith(("http://", "https://")):
         raise ConfigError("must start with http:// or https://", file=file, key="influx.url")
     secrets.update(s for s in (config.token, config.password) if s)

@@ -15,7 +15,8 @@ from pusher.config import Config
 from pusher.jobs import Outputs, run_context
 from pusher.pipeline import RunRecord
 from pusher.runs import log_run
-from pusher.scheduler import HEARTBEAT, ChildRun, Finished, Scheduler, touch
+from pusher.scheduler import HEARTBEAT, ChildRun, Finished, Scheduler
+from pusher.state import StateError, touch
 from pusher.writers.delivery import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,10 @@ class Daemon:
         log.warning("pusher run: stopped")
 
     def beat(self) -> None:
-        touch(self.config.state_dir / HEARTBEAT)
+        try:
+            touch(self.config.state_dir / HEARTBEAT, self.config.state_dir)
+        except StateError as exc:  # said, and the loop goes on: runs may still work
+            log.error("%s", exc)
         if time.monotonic() - self.last_flush >= FLUSH_EVERY:
             self.flush()
 
@@ -64,7 +68,7 @@ class Daemon:
         if spool is None or not any(True for _ in spool.pending()):
             return
         counts = self.outputs.flush()
-        self.outputs.health.down = False  # each flush tries afresh
+        self.outputs.health.retry()  # each flush tries afresh
         if counts.written:
             log.warning("spool: replayed %d points", counts.written)
 
@@ -79,6 +83,9 @@ class Daemon:
         spec = self.config.sources[done.name]
         now = datetime.now(UTC)
         assert self.context.history is not None and self.context.watermarks is not None
-        self.context.history.record(record, now)
+        try:
+            now = self.context.history.record(record, now)
+        except StateError as exc:
+            log.error("%s: %s", done.name, exc)
         log_run(self.context, spec, record, self.context.watermarks.get(done.name), now)
-        self.outputs.health.down = False
+        self.outputs.health.retry()

@@ -30,4 +30,13 @@ class SourceError(PusherError):
 
 
 class WriteError(PusherError):
-    """InfluxDB could not be reached or kept failing; the batch stays in the spool."""
+    """InfluxDB could not be reached or kept failing; the batch stays in the spool.
+
+    `server_wide`: the failure says nothing about the batch (unreachable, auth, a missing
+    database, not InfluxDB at all); otherwise it may be the batch's own content (a 500).
+    """
+
+    def __init__(self, message: str, status: int | None = None, server_wide: bool = True):
+        self.status = status
+        self.server_wide = server_wide
+        super().__init__(message)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TextIO
 
+from pusher.batches import Deliverer, StuckLimits
 from pusher.config import Config, SourceConfig
 from pusher.errors import ConfigError
 from pusher.pipeline import RunRecord
@@ -60,29 +61,28 @@ class Outputs:
         self.dead_letter = None if dry_run else DeadLetter(config.state_dir / "dead-letter.jsonl")
         self.spool = None if dry_run else Spool(config.state_dir / "spool",
                                                 config.spool_max_bytes)
-        self.delivery = None
-        if not dry_run:
+        self.deliverer: Deliverer | None = None
+        if self.spool is not None and self.dead_letter is not None:
             policy = policy or RetryPolicy(retries=config.influx.retries)
-            self.delivery = Delivery(make_writer(config.influx, config.path), policy)
+            delivery = Delivery(make_writer(config.influx, config.path), policy)
+            limits = StuckLimits(config.influx.max_attempts, config.influx.max_age)
+            self.deliverer = Deliverer(self.spool, delivery, self.dead_letter, self.health,
+                                       limits)
 
     def sink_for(self, name: str) -> Sink:
-        if self.stdout is not None:
+        if self.deliverer is None:
+            assert self.stdout is not None
             return StdoutSink(self.stdout)
-        assert self.spool and self.delivery and self.dead_letter
-        return InfluxSink(name, self.spool, self.delivery, self.dead_letter,
-                          self.config.influx.batch_size, self.health)
+        return InfluxSink(name, self.deliverer, self.config.influx.batch_size)
 
     def flush(self, wait: bool = False) -> SinkCounts:
-        if not (self.spool and self.delivery and self.dead_letter):
+        if self.deliverer is None:
             return SinkCounts()
-        counts = flush_spool(self.spool, self.delivery, self.dead_letter, wait=wait)
-        self.health.down = self.health.down or bool(counts.errors)
-        return counts
+        return flush_spool(self.deliverer, wait=wait)
 
     def close(self) -> None:
-        if self.delivery is not None:
-            self.delivery.writer.close()
-
+        if self.deliverer is not None:
+            self.deliverer.delivery.writer.close()
 
 
 def run_context(config: Config, outputs: Outputs) -> RunContext:

@@ -9,13 +9,14 @@ Kubernetes CronJob without a volume) reads it back from there (pusher/runquery.p
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from pusher.pipeline import RunRecord
 from pusher.reading import Reading
 from pusher.state import read_json, update_json
+from pusher.writers import one_line
 
 log = logging.getLogger(__name__)
 
@@ -54,44 +55,85 @@ class Watermarks:
     """<state_dir>/watermarks.json: source name -> ISO end of its last complete window."""
 
     def __init__(self, state_dir: Path):
+        self.root = state_dir
         self.path = state_dir / "watermarks.json"
 
     def get(self, source: str) -> datetime | None:
-        value = read_json(self.path).get(source)
-        return datetime.fromisoformat(value) if isinstance(value, str) else None
+        return self.all().get(source)
 
     def all(self) -> dict[str, datetime]:
-        return {k: datetime.fromisoformat(v) for k, v in read_json(self.path).items()
-                if isinstance(v, str)}
+        """Every readable mark; a value that is not a time is said once and left out."""
+        marks = {}
+        for name, value in read_json(self.path, self.root).items():
+            mark = moment(value)
+            if mark is None:
+                log.warning("%s: the watermark of %s is not a time (%.40r): ignoring it",
+                            self.path, name, value)
+            else:
+                marks[name] = mark
+        return marks
 
     def set(self, source: str, mark: datetime) -> None:
         """Move the mark forward only: a slower concurrent run never moves it back."""
 
         def change(data: dict[str, Any]) -> None:
-            old = data.get(source)
-            if not isinstance(old, str) or datetime.fromisoformat(old) < mark:
+            old = moment(data.get(source))
+            if old is None or old < mark:
                 data[source] = mark.astimezone(UTC).isoformat()
 
-        update_json(self.path, change)
+        update_json(self.path, change, self.root)
 
 
 class History:
     """<state_dir>/runs.json: the last run of each source, for `pusher status`."""
 
     def __init__(self, state_dir: Path):
+        self.root = state_dir
         self.path = state_dir / "runs.json"
 
-    def record(self, record: RunRecord, ended: datetime, error: str | None = None) -> None:
-        entry = {"ended": ended.astimezone(UTC).isoformat(), "status": record.status,
+    def record(self, record: RunRecord, ended: datetime, error: str | None = None) -> datetime:
+        """Save the run; returns its end, moved past the last run's end if need be.
+
+        The end stamps the run's pusher_runs point: two runs of a source ending in the same
+        second must not land on the same series and time, where the later would overwrite
+        the earlier. A second apart keeps them apart at every precision.
+        """
+        entry = {"status": record.status,
                  "readings": record.readings, "written": record.written,
                  "refused": record.refused, "spooled": record.spooled,
                  "duration": round(record.duration, 3), "windows": record.windows,
-                 "error": error or (record.errors[0] if record.errors else None)}
+                 "error": one_line(error or (record.errors[0] if record.errors else "")) or None}
+        stamp = ended
 
         def change(data: dict[str, Any]) -> None:
-            data[record.source] = entry
+            nonlocal stamp
+            last = data.get(record.source)
+            before = moment(last.get("ended")) if isinstance(last, dict) else None
+            if before is not None and stamp < before + timedelta(seconds=1):
+                stamp = before + timedelta(seconds=1)
+            data[record.source] = entry | {"ended": stamp.astimezone(UTC).isoformat()}
 
-        update_json(self.path, change)
+        update_json(self.path, change, self.root)
+        return stamp
 
     def all(self) -> dict[str, dict[str, Any]]:
-        return {k: v for k, v in read_json(self.path).items() if isinstance(v, dict)}
+        """The last run of each source; an entry without a readable end is left out."""
+        runs = {}
+        for name, entry in read_json(self.path, self.root).items():
+            if isinstance(entry, dict) and moment(entry.get("ended")) is not None:
+                runs[name] = entry
+            else:
+                log.warning("%s: the last run of %s is not readable: ignoring it", self.path,
+                            name)
+        return runs
+
+
+def moment(value: object) -> datetime | None:
+    """An ISO time with its zone, or None for anything else."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None

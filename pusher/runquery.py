@@ -17,6 +17,7 @@ import requests
 from pusher.config import InfluxConfig
 from pusher.errors import PusherError
 from pusher.runlog import RUN_MEASUREMENT
+from pusher.writers import cause_name, one_line
 
 log = logging.getLogger(__name__)
 LAST_RUN_LOOKBACK = "-30d"  # Flux range for `pusher status --from-influx`
@@ -38,13 +39,13 @@ class RunQuery:
                     f'{self._runs(granularity, "0", source)}'
                     '  |> filter(fn: (r) => r._field == "watermark")\n'
                     "  |> group()\n  |> last()\n")
-                rows = [{"watermark": row["_value"]} for row in rows]
+                rows = [{"watermark": row.get("_value")} for row in rows]
+            if not rows or rows[-1].get("watermark") in (None, ""):
+                return None
+            return _epoch_seconds(rows[-1]["watermark"], "watermark")
         except PusherError as exc:
             log.warning("cannot read the watermark of %s from InfluxDB: %s", source, exc)
             return None
-        if not rows or rows[-1].get("watermark") in (None, ""):
-            return None
-        return datetime.fromtimestamp(int(float(rows[-1]["watermark"])), UTC)
 
     def last_run(self, source: str, granularity: str) -> dict[str, Any] | None:
         """The fields of the source's last pusher_runs point, and its time as `ended`."""
@@ -56,11 +57,11 @@ class RunQuery:
                 f"{self._runs(granularity, LAST_RUN_LOOKBACK, source)}"
                 '  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")\n'
                 '  |> group()\n  |> sort(columns: ["_time"])\n  |> tail(n: 1)\n')
-            rows = [row | {"time": _epoch(row["_time"])} for row in rows]
+            rows = [row | {"time": _rfc3339(row.get("_time"))} for row in rows]
         if not rows:
             return None
         row = rows[-1]
-        return row | {"ended": datetime.fromtimestamp(int(float(row["time"])), UTC).isoformat()}
+        return row | {"ended": _epoch_seconds(row.get("time"), "time").isoformat()}
 
     def _from(self, granularity: str) -> str:
         policy = self.influx.retention_policy_for(granularity)
@@ -80,40 +81,66 @@ class RunQuery:
     def _influxql(self, query: str) -> list[dict[str, Any]]:
         influx = self.influx
         auth = (influx.username, influx.password) if influx.username else None
-        body = self._answer(lambda http: http.get(
-            f"{influx.url.rstrip('/')}/query", auth=auth, timeout=influx.timeout,
-            verify=influx.verify_ssl, params={"db": influx.database, "q": query,
-                                              "epoch": "s"})).json()
-        result = body.get("results", [{}])[0]
-        if "error" in result:
-            raise PusherError(f"InfluxDB says: {result['error']}")
-        return [dict(zip(series["columns"], values, strict=True))
-                for series in result.get("series", []) for values in series["values"]]
+        url = f"{influx.url.rstrip('/')}/query"
+        response = self._answer(url, lambda http: http.get(
+            url, auth=auth, timeout=influx.timeout, verify=influx.verify_ssl,
+            params={"db": influx.database, "q": query, "epoch": "s"}))
+        try:
+            result = response.json().get("results", [{}])[0]
+            if "error" in result:
+                raise PusherError(f"InfluxDB at {url} says: {one_line(str(result['error']))}")
+            return [dict(zip(series["columns"], values, strict=True))
+                    for series in result.get("series", []) for values in series["values"]]
+        except (ValueError, AttributeError, LookupError, TypeError):
+            raise PusherError(_not_influx(url, response, "query")) from None
 
     def _flux(self, query: str) -> list[dict[str, Any]]:
         influx = self.influx
-        text = self._answer(lambda http: http.post(
-            f"{influx.url.rstrip('/')}/api/v2/query", params={"org": influx.org},
+        url = f"{influx.url.rstrip('/')}/api/v2/query"
+        response = self._answer(url, lambda http: http.post(
+            url, params={"org": influx.org},
             headers={"Authorization": f"Token {influx.token}", "Accept": "application/csv",
                      "Content-Type": "application/json"},
             json={"query": query, "type": "flux",
                   "dialect": {"header": True, "annotations": []}},
-            timeout=influx.timeout, verify=influx.verify_ssl)).text
-        return [row for row in csv.DictReader(io.StringIO(text)) if any(row.values())]
+            timeout=influx.timeout, verify=influx.verify_ssl))
+        if not response.headers.get("Content-Type", "").startswith("text/csv"):
+            raise PusherError(_not_influx(url, response, "Flux query"))
+        try:
+            return [row for row in csv.DictReader(io.StringIO(response.text))
+                    if any(row.values())]
+        except csv.Error:
+            raise PusherError(_not_influx(url, response, "Flux query")) from None
 
-    def _answer(self, send: Any) -> requests.Response:
+    def _answer(self, url: str, send: Any) -> requests.Response:
         try:
             response: requests.Response = send(self.session or requests.Session())
         except requests.RequestException as exc:
-            raise PusherError(f"InfluxDB unreachable ({type(exc).__name__})") from None
+            raise PusherError(f"InfluxDB at {url} unreachable ({cause_name(exc)})") from None
         if response.status_code >= 300:
-            raise PusherError(f"InfluxDB answered HTTP {response.status_code}: "
-                              f"{response.text.strip()[:200]}")
+            raise PusherError(f"InfluxDB at {url} answered HTTP {response.status_code}: "
+                              f"{one_line(response.text or response.reason or '')}")
         return response
 
 
-def _epoch(rfc3339: str) -> float:
-    return datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
+def _not_influx(url: str, response: requests.Response, api: str) -> str:
+    kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+    return (f"{url} answered HTTP {response.status_code} {kind}: this is not InfluxDB's "
+            f"{api} API")
+
+
+def _epoch_seconds(value: Any, what: str) -> datetime:
+    try:
+        return datetime.fromtimestamp(int(float(value)), UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise PusherError(f"InfluxDB gave {what} = {str(value)[:40]!r}, not a time") from None
+
+
+def _rfc3339(value: Any) -> float | None:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def _ident(name: str) -> str:

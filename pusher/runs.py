@@ -23,6 +23,7 @@ from pusher.schedules import parse_schedule
 from pusher.sinks import Sink, SinkCounts
 from pusher.sources import Source
 from pusher.spool import DeadLetter
+from pusher.state import StateError
 
 log = logging.getLogger(__name__)
 CATCHUP_DEFAULTS = {Granularity.HOURLY: 168, Granularity.DAILY: 31}
@@ -105,7 +106,10 @@ def collect_windows(context: RunContext, spec: SourceConfig, source: Source,
             mark = window.end
             # Saved as it moves: a run killed half-way keeps the windows it finished.
             if context.watermarks is not None:
-                context.watermarks.set(spec.name, mark)
+                try:
+                    context.watermarks.set(spec.name, mark)
+                except StateError as exc:  # said once, by finish()
+                    log.debug("%s: %s", spec.name, exc)
     return record, mark
 
 
@@ -130,11 +134,19 @@ def merge(total: RunRecord, part: RunRecord) -> None:
 
 def finish(context: RunContext, spec: SourceConfig, record: RunRecord,
            mark: datetime | None, now: datetime) -> None:
-    """Save the watermark and the run in the state directory, and send the pusher_runs point."""
+    """Save the watermark and the run in the state directory, and send the pusher_runs point.
+
+    A state directory that takes no writes (disk full, read-only) fails the run in one
+    line; its points are in InfluxDB or the spool all the same.
+    """
     assert context.watermarks is not None and context.history is not None
-    if mark is not None:
-        context.watermarks.set(spec.name, mark)
-    context.history.record(record, now)
+    try:
+        if mark is not None:
+            context.watermarks.set(spec.name, mark)
+        now = context.history.record(record, now)
+    except StateError as exc:
+        log.error("%s: %s", spec.name, exc)
+        record.errors.append(str(exc))
     log_run(context, spec, record, mark, now)
 
 

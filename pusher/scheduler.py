@@ -177,10 +177,3 @@ class ChildRun:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
-
-
-def touch(path: Path) -> None:
-    """Create or refresh a file's modification time (the heartbeat)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a"):
-        os.utime(path)

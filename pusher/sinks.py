@@ -5,22 +5,13 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from dataclasses import dataclass, field
 from typing import Protocol, TextIO
 
-from pusher.errors import WriteError
-from pusher.spool import DeadLetter, Spool, SpooledBatch
-from pusher.writers.delivery import Delivery
+from pusher.batches import Deliverer, ServerHealth, SinkCounts, flush_spool
+
+__all__ = ["InfluxSink", "ServerHealth", "Sink", "SinkCounts", "StdoutSink", "flush_spool"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class SinkCounts:
-    written: int = 0
-    refused: int = 0
-    spooled: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 class Sink(Protocol):
@@ -45,14 +36,6 @@ class StdoutSink:
         return self.counts
 
 
-@dataclass
-class ServerHealth:
-    """Shared by the sinks of one invocation: once InfluxDB failed a whole delivery, later
-    batches go straight to the spool instead of waiting through the retries again."""
-
-    down: bool = False
-
-
 class InfluxSink:
     """Batches lines, spools each batch durably, then delivers it; a dead server stops posting.
 
@@ -64,17 +47,15 @@ class InfluxSink:
 
     QUEUE_DEPTH = 2
 
-    def __init__(self, source: str, spool: Spool, delivery: Delivery, dead_letter: DeadLetter,
-                 batch_size: int, health: ServerHealth | None = None):
+    def __init__(self, source: str, deliverer: Deliverer, batch_size: int):
         self.source = source
-        self.spool = spool
-        self.delivery = delivery
-        self.dead_letter = dead_letter
+        self.deliverer = deliverer
+        self.spool = deliverer.spool
         self.batch_size = batch_size
         # One buffer per granularity: each goes to its own bucket or retention policy.
         self.buffers: dict[str, list[str]] = {}
         self.counts = SinkCounts()
-        self.health = health or ServerHealth()
+        self.health = deliverer.health
         self._queue: queue.Queue[tuple[list[str], str] | None] | None = None
         self._thread: threading.Thread | None = None
         # The writer thread's failure (appended there, raised once here); it stops the writes.
@@ -139,50 +120,12 @@ class InfluxSink:
         if self.health.down:
             self.counts.spooled += len(lines)
             return
-        if not deliver_batch(batch, lines, self.delivery, self.spool, self.dead_letter,
-                             self.counts):
-            self.counts.spooled += len(lines)
-            self.health.down = True
-
-
-def deliver_batch(batch: SpooledBatch, lines: list[str], delivery: Delivery, spool: Spool,
-                  dead_letter: DeadLetter, counts: SinkCounts) -> bool:
-    """Post one spooled batch; ack it when the server answered for every line."""
-    try:
-        outcome = delivery.send(lines, batch.granularity)
-    except WriteError as exc:
-        counts.errors.append(str(exc))
-        log.warning("%s: %d points stay in the spool", exc, len(lines))
-        return False
-    for line, reason in outcome.refused or ():
-        dead_letter.add(batch.source, reason, line=line)
-        log.warning("InfluxDB refused a point of %s: %s", batch.source, reason)
-    counts.written += outcome.written
-    counts.refused += len(outcome.refused or ())
-    spool.ack(batch)
-    return True
-
-
-def flush_spool(spool: Spool, delivery: Delivery, dead_letter: DeadLetter,
-                source: str | None = None, wait: bool = False) -> SinkCounts:
-    """Replay what earlier runs left in the spool, oldest first; stop at the first failure.
-
-    Only one process flushes a spool at a time; when another one is at it, this is a no-op
-    (or, with `wait`, waits for it and then sends whatever is left).
-    """
-    counts = SinkCounts()
-    with spool.flushing(wait) as ours:
-        if not ours:
-            log.info("another process is flushing the spool")
-            return counts
-        for batch in spool.pending(source):
-            try:
-                lines = batch.lines()
-            except FileNotFoundError:  # flushed meanwhile by another process
-                continue
-            if not deliver_batch(batch, lines, delivery, spool, dead_letter, counts):
-                waiting = spool.by_source()
-                counts.spooled = sum(waiting.values()) if source is None else \
-                    waiting.get(batch.source, 0)
-                break
-    return counts
+        deliverer = self.deliverer
+        if deliverer.deliver(batch, self.counts):
+            return
+        # Failed for what may be its own content, at its limit, and InfluxDB is well: split it.
+        well = self.health.acked and not self.health.down
+        if (well and deliverer.limits.reached(batch, deliverer.clock())
+                and deliverer.isolate(batch, self.counts)):
+            return
+        self.counts.spooled += len(lines)

@@ -1,9 +1,11 @@
-"""A durable on-disk queue of batches waiting for InfluxDB, and the dead-letter file.
+"""A durable on-disk queue of batches waiting for InfluxDB.
 
-Each batch is one file, written to a temporary name, fsynced and renamed into place, so a
-process killed at any moment leaves either the whole batch or none of it. A batch file is
-removed only after the server acknowledged it; replaying one twice is harmless because
-every point carries its window's timestamp.
+Each batch is one framed file (pusher/state.py): a checksummed frame line, one JSON line of
+metadata (source, granularity, line count, failed attempts, the server's last answer), then
+the lines. It is written to a temporary name, fsynced and renamed into place, so a process
+killed at any moment leaves either the whole batch or none of it; a damaged batch is
+quarantined, never posted. A batch file is removed only after the server acknowledged it;
+replaying one twice is harmless because every point carries its window's timestamp.
 """
 
 from __future__ import annotations
@@ -17,33 +19,73 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from pusher.deadletter import DeadLetter, requeue_refused
 from pusher.errors import PusherError
-from pusher.state import fsync_dir, locked
+from pusher.state import (
+    Damaged,
+    StateError,
+    frame,
+    locked,
+    quarantine,
+    unframe,
+    write_atomic,
+)
 
+__all__ = ["DeadLetter", "Spool", "SpoolFull", "SpooledBatch", "requeue_refused",
+           "source_file_name"]
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 _SUFFIX = ".lp"
 _STALE_SECONDS = 600
+_KIND = "batch"
+# <sequence>-<pid>-<granularity>-<source as source_file_name>.lp
+_NAME = re.compile(r"^(\d{20})-(\d+)-(\w+)-([A-Za-z0-9_%~-]+)$")
+_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+_MAX_NAME = 120
 
 
 class SpoolFull(PusherError):
     """The spool holds its size cap: refuse more rather than fill the disk."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SpooledBatch:
+    """One batch as the spool holds it; attempts count answers that were not an ack."""
+
     path: Path
     source: str
-    granularity: str = "hourly"
+    granularity: str
+    lines: list[str]
+    attempts: int = 0
+    first_failure: float | None = None  # epoch seconds of the first failed answer
+    last_answer: str | None = None  # the server's last answer, one line
 
-    def lines(self) -> list[str]:
-        return self.path.read_text(encoding="utf-8").splitlines()
+    @property
+    def id(self) -> str:
+        return self.path.stem
+
+
+def source_file_name(source: str) -> str:
+    """A file-name-safe form of a source name, distinct for distinct names (x.y vs x_y).
+
+    Bytes outside [A-Za-z0-9_-] are %XX-escaped; a very long name keeps a prefix and a hash.
+    """
+    safe = "".join(chr(b) if b in _SAFE else f"%{b:02X}" for b in source.encode()) or "%"
+    if len(safe) > _MAX_NAME:
+        import hashlib
+
+        safe = safe[:_MAX_NAME - 17] + "~" + hashlib.sha256(source.encode()).hexdigest()[:16]
+    return safe
 
 
 class Spool:
     def __init__(self, directory: Path, max_bytes: int = DEFAULT_MAX_BYTES):
         self.directory = directory
+        self.root = directory.parent  # the state directory: quarantine/ goes there
         self.max_bytes = max_bytes
-        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(f"cannot use the spool {directory}: {exc.strerror or exc}") from None
         self._sequence = time.time_ns()
         # Kept up to date by put/ack rather than re-summed on every put.
         self._size = self.size_bytes()
@@ -62,18 +104,13 @@ class Spool:
                     "[pusher] spool_max_mb")
         # Sequence numbers sort by creation, so a flush replays batches in order.
         self._sequence = max(self._sequence + 1, time.time_ns())
-        safe = source_file_name(source)
-        final = self.directory / (
-            f"{self._sequence:020d}-{os.getpid()}-{granularity}-{safe}{_SUFFIX}")
-        temporary = final.with_suffix(".tmp")
-        with open(temporary, "wb") as handle:
-            handle.write(body)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, final)
-        fsync_dir(self.directory)
-        self._size += len(body)
-        return SpooledBatch(final, source, granularity)
+        path = self.directory / (f"{self._sequence:020d}-{os.getpid()}-{granularity}-"
+                                 f"{source_file_name(source)}{_SUFFIX}")
+        batch = SpooledBatch(path, source, granularity, lines)
+        data = _encode(batch, body)
+        write_atomic(path, data, self.root)
+        self._size += len(data)
+        return batch
 
     def ack(self, batch: SpooledBatch) -> None:
         """The server has the batch: forget it."""
@@ -82,21 +119,71 @@ class Spool:
             batch.path.unlink()
         except FileNotFoundError:  # another process flushed it first
             return
+        except OSError as exc:
+            raise StateError(f"cannot remove {batch.path}: {exc.strerror or exc}") from None
         self._size = max(0, self._size - size)
 
+    def failed(self, batch: SpooledBatch, answer: str, now: float) -> None:
+        """Remember a failed answer on the batch itself (attempts, first failure, answer)."""
+        batch.attempts += 1
+        batch.first_failure = batch.first_failure or now
+        batch.last_answer = answer
+        if not batch.path.exists():
+            return  # acked meanwhile by another flusher: nothing to remember
+        body = ("\n".join(batch.lines) + "\n").encode()
+        write_atomic(batch.path, _encode(batch, body), self.root)
+
     def pending(self, source: str | None = None) -> Iterator[SpooledBatch]:
-        """Spooled batches, oldest first; leftovers of an interrupted put are removed."""
+        """Spooled batches, oldest first; damaged ones are quarantined and skipped."""
+        for path in self.paths(source):
+            batch = self.load(path)
+            if batch is not None:
+                yield batch
+
+    def paths(self, source: str | None = None) -> Iterator[Path]:
+        """Batch files, oldest first; leftovers of an interrupted put are removed."""
+        wanted = None if source is None else source_file_name(source)
         for path in sorted(self.directory.glob(f"*{_SUFFIX}")):
-            _sequence, _pid, granularity, name = path.stem.split("-", 3)
-            if source is None or name == source_file_name(source):
-                yield SpooledBatch(path, name, granularity)
+            match = _NAME.match(path.stem)
+            if match is None:
+                quarantine(path, self.root, "not a spool batch name")
+            elif wanted is None or match.group(4) == wanted:
+                yield path
         # A .tmp file is a put that was interrupted (or is under way in another process:
         # hence the age limit); its batch was never posted, its window is re-collected.
         cutoff = time.time() - _STALE_SECONDS
-        for stale in self.directory.glob("*.tmp"):
-            with contextlib.suppress(FileNotFoundError):
+        for stale in self.directory.glob(".*.tmp"):
+            with contextlib.suppress(OSError):
                 if stale.stat().st_mtime < cutoff:
                     stale.unlink()
+
+    def load(self, path: Path) -> SpooledBatch | None:
+        """The batch in `path`; None when it vanished (acked elsewhere) or is damaged."""
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except IsADirectoryError:
+            quarantine(path, self.root, "a directory where a batch belongs")
+            return None
+        except OSError as exc:
+            raise StateError(f"cannot read {path}: {exc.strerror or exc}") from None
+        try:
+            return _decode(path, data)
+        except Damaged as exc:
+            quarantine(path, self.root, str(exc))
+            return None
+
+    def find(self, batch_id: str) -> SpooledBatch:
+        """The batch whose id is `batch_id` or starts with it (as `pusher spool show` lists)."""
+        found = [p for p in self.paths() if p.stem.startswith(batch_id)]
+        if len(found) != 1:
+            raise PusherError(f"{len(found) or 'no'} spooled batches match {batch_id!r} in "
+                              f"{self.directory} (`pusher spool show` lists them)")
+        batch = self.load(found[0])
+        if batch is None:
+            raise PusherError(f"batch {batch_id} is gone (flushed or quarantined meanwhile)")
+        return batch
 
     def flushing(self, wait: bool = False) -> contextlib.AbstractContextManager[bool]:
         """Hold the flush lock; yields False when another process is flushing right now.
@@ -104,12 +191,12 @@ class Spool:
         Two flushers would not lose anything (acks tolerate a vanished file) but would post
         the same batches twice; one flusher at a time keeps replays cheap.
         """
-        return locked(self.directory / ".flush.lock", blocking=wait)
+        return locked(self.directory / ".flush.lock", blocking=wait, root=self.root)
 
     def size_bytes(self) -> int:
         total = 0
         for path in self.directory.glob(f"*{_SUFFIX}"):
-            with contextlib.suppress(FileNotFoundError):  # acked meanwhile elsewhere
+            with contextlib.suppress(OSError):  # acked meanwhile elsewhere
                 total += path.stat().st_size
         return total
 
@@ -117,77 +204,37 @@ class Spool:
         return sum(self.by_source().values())
 
     def by_source(self) -> dict[str, int]:
-        """Lines waiting, per source (file-name-safe source names)."""
+        """Lines waiting, per source name."""
         counts: dict[str, int] = {}
         for batch in self.pending():
-            with contextlib.suppress(FileNotFoundError):
-                counts[batch.source] = counts.get(batch.source, 0) + len(batch.lines())
+            counts[batch.source] = counts.get(batch.source, 0) + len(batch.lines)
         return counts
+
+    def stuck(self) -> list[SpooledBatch]:
+        """Batches that InfluxDB answered with an error at least once."""
+        return [batch for batch in self.pending() if batch.attempts]
+
+
+def _encode(batch: SpooledBatch, body: bytes) -> bytes:
+    meta = {"source": batch.source, "granularity": batch.granularity, "lines": len(batch.lines),
+            "attempts": batch.attempts, "first_failure": batch.first_failure,
+            "last_answer": batch.last_answer}
+    return frame(_KIND, json.dumps(meta).encode() + b"\n" + body)
+
+
+def _decode(path: Path, data: bytes) -> SpooledBatch:
+    head, _, body = unframe(_KIND, data).partition(b"\n")
+    try:
+        meta = json.loads(head)
+        lines = body.decode("utf-8").splitlines()
+        batch = SpooledBatch(path, str(meta["source"]), str(meta["granularity"]), lines,
+                             int(meta["attempts"]), meta["first_failure"], meta["last_answer"])
+    except (ValueError, KeyError, TypeError):
+        raise Damaged("its metadata is not readable") from None
+    if len(lines) != meta["lines"]:
+        raise Damaged(f"{len(lines)} lines where its metadata says {meta['lines']}")
+    return batch
 
 
 def _size(count: int) -> str:
     return f"{count / 2**20:.1f} MiB" if count >= 2**20 else f"{count / 1024:.1f} KiB"
-
-
-def source_file_name(source: str) -> str:
-    # The source name ends the file name: keep it to characters every filesystem takes.
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in source) or "source"
-
-
-class DeadLetter:
-    """Append-only JSON lines of what was refused, each with the reason."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-
-    def add(self, source: str, reason: str, line: str | None = None,
-            reading: str | None = None) -> None:
-        record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                  "source": source, "reason": reason}
-        if line is not None:
-            record["line"] = line
-        if reading is not None:
-            record["reading"] = reading
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-
-    def records(self) -> Iterator[dict[str, str]]:
-        if not self.path.exists():
-            return
-        with open(self.path, encoding="utf-8") as handle:
-            for line in handle:
-                if line.strip():
-                    yield json.loads(line)
-
-
-_GRANULARITY = re.compile(r",granularity=(\w+)[, ]")
-
-
-def requeue_refused(spool: Spool, dead_letter: DeadLetter) -> int:
-    """Move refused lines back into the spool (after their cause was fixed); returns how many.
-
-    Records without a line (readings refused before they became one) stay where they are.
-    """
-    batches: dict[tuple[str, str], list[str]] = {}
-    kept = []
-    for record in dead_letter.records():
-        line = record.get("line")
-        if not line:
-            kept.append(record)
-            continue
-        match = _GRANULARITY.search(line)
-        key = (record["source"], match.group(1) if match else "hourly")
-        batches.setdefault(key, []).append(line)
-    # Spool first, then rewrite: a crash in between duplicates a record, never loses one.
-    for (source, granularity), lines in batches.items():
-        spool.put(source, lines, granularity)
-    temporary = dead_letter.path.with_suffix(".tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in kept)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, dead_letter.path)
-    return sum(len(lines) for lines in batches.values())

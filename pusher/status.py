@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+from pusher.batches import describe
 from pusher.config import Config
-from pusher.runlog import History, Watermarks
+from pusher.runlog import History, Watermarks, moment
 from pusher.schedules import parse_schedule
-from pusher.spool import DeadLetter, Spool, source_file_name
+from pusher.spool import DeadLetter, Spool
+from pusher.writers import one_line
 
 COLUMNS = ("SOURCE", "SCHEDULE", "LAST RUN", "STATUS", "POINTS", "NEXT RUN", "LAG", "SPOOL")
 
@@ -24,7 +26,7 @@ def status_rows(config: Config, now: datetime, runs: dict[str, dict[str, Any]] |
     for name, spec in config.sources.items():
         schedule = parse_schedule(spec.schedule, spec.granularity)
         last = runs.get(name, {})
-        ended = datetime.fromisoformat(last["ended"]) if "ended" in last else None
+        ended = moment(last.get("ended"))
         status = str(last.get("status", "never run"))
         if not spec.enabled:
             status += " (disabled)"
@@ -37,7 +39,7 @@ def status_rows(config: Config, now: datetime, runs: dict[str, dict[str, Any]] |
             str(last.get("written", "-")),
             _when(schedule.next_after(now, tz), tz) if spec.enabled else "-",
             human_span((now - mark).total_seconds()) if mark else "-",
-            str(waiting.get(source_file_name(name), 0)),
+            str(waiting.get(name, 0)),
         ))
     return rows
 
@@ -64,18 +66,22 @@ def render(rows: list[tuple[str, ...]]) -> str:
                      .rstrip() for row in table)
 
 
-def footer(config: Config) -> str:
+def footer(config: Config) -> list[str]:
+    """The spool and dead-letter totals, then one line per batch InfluxDB keeps failing."""
     spool = Spool(config.state_dir / "spool")
-    lines = spool.count_lines()
+    batches = list(spool.pending())
+    lines = sum(len(batch.lines) for batch in batches)
     refused = sum(1 for _ in DeadLetter(config.state_dir / "dead-letter.jsonl").records())
-    return (f"spool: {lines} points waiting ({spool.size_bytes() / 1024:.1f} KiB); "
-            f"dead-letter: {refused} refused")
+    return [f"spool: {lines} points waiting ({spool.size_bytes() / 1024:.1f} KiB); "
+            f"dead-letter: {refused} refused",
+            *(f"{describe(batch)}: `pusher spool dead-letter {batch.id}` moves it aside"
+              for batch in batches if batch.attempts)]
 
 
 def failures(config: Config, runs: dict[str, dict[str, Any]] | None = None) -> list[str]:
     """Sources whose last run did not end well, with the first error (the state dir knows it)."""
     runs = History(config.state_dir).all() if runs is None else runs
-    return [f"{name}: {run.get('error') or run.get('status')}"
+    return [f"{name}: {one_line(str(run.get('error') or run.get('status')))}"
             for name, run in runs.items()
             if run.get("status") != "done" and name in config.sources]
 

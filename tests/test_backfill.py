@@ -1,12 +1,12 @@
 """`pusher backfill`: a month of hourly windows into real InfluxDB 1.x, resumable, idempotent."""
 
-import json
 import re
 from datetime import UTC, datetime
 
 from ops_helpers import count, grid_source, per_time, pusher, write_config
 
 from pusher.runlog import Watermarks
+from pusher.state import read_json
 
 JAN = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp())
 HOUR = 3600
@@ -20,7 +20,7 @@ def test_a_month_of_hourly_windows_and_a_rerun_changes_nothing(tmp_path, influxd
     assert "windows=720 readings=1440 written=1440" in result.stderr
     assert "chunks=30 skipped=0" in result.stderr
     assert per_time(influxdb1, influx_db) == {JAN + HOUR * h: 2 for h in range(720)}
-    state = json.loads((tmp_path / "state/backfill/grid.json").read_text())
+    state = read_json(tmp_path / "state/backfill/grid.json", tmp_path / "state")
     assert len(state["done"]) == 30
 
     again = pusher("backfill", "grid", "--since", "2026-01-01T00:00Z", "--until",

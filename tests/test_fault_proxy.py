@@ -4,6 +4,7 @@ import pytest
 from fault_proxy import fault_proxy
 from ops_helpers import count
 
+from pusher.batches import Deliverer, ServerHealth
 from pusher.config import InfluxConfig
 from pusher.sinks import flush_spool
 from pusher.spool import DeadLetter, Spool, requeue_refused
@@ -64,10 +65,10 @@ def test_retries_exhausted_leave_the_batch_spooled_until_a_flush(tmp_path, proxy
     proxy.faults = [(503, {"Retry-After": "1"})] * 3
     waits: list[float] = []
     delivery = delivery_through(proxy, influx_db, waits, retries=2)
-    counts = flush_spool(spool, delivery, dead)
+    counts = flush_spool(Deliverer(spool, delivery, dead, ServerHealth()))
     assert counts.spooled == 5 and counts.written == 0 and counts.errors
     assert waits == [1.0, 1.0] and spool.count_lines() == 5
-    counts = flush_spool(spool, delivery, dead)
+    counts = flush_spool(Deliverer(spool, delivery, dead, ServerHealth()))
     assert counts.written == 5 and spool.count_lines() == 0
     assert count(influxdb1, influx_db) == 5
 
@@ -76,7 +77,8 @@ def test_a_refused_line_goes_to_the_dead_letter_with_the_reason(tmp_path, proxy,
                                                                 influx_db):
     spool, dead = Spool(tmp_path / "spool"), DeadLetter(tmp_path / "dead.jsonl")
     spool.put("grid", [*lines(3), "grid,granularity=hourly v=oops 1767225600", *lines(3, 3)])
-    counts = flush_spool(spool, delivery_through(proxy, influx_db, []), dead)
+    delivery = delivery_through(proxy, influx_db, [])
+    counts = flush_spool(Deliverer(spool, delivery, dead, ServerHealth()))
     assert (counts.written, counts.refused) == (6, 1)
     [record] = dead.records()
     assert record["line"].endswith("v=oops 1767225600") and "400" in record["reason"]
@@ -89,8 +91,8 @@ def test_retry_puts_refused_lines_back_once_their_cause_is_fixed(tmp_path, proxy
     spool.put("grid", lines(1), "hourly")
     proxy.faults = [(400, {})]  # e.g. a field type conflict, since fixed by hand
     delivery = delivery_through(proxy, influx_db, [])
-    assert flush_spool(spool, delivery, dead).refused == 1
+    assert flush_spool(Deliverer(spool, delivery, dead, ServerHealth())).refused == 1
     assert requeue_refused(spool, dead) == 1
     assert list(dead.records()) == []
-    assert flush_spool(spool, delivery, dead).written == 1
+    assert flush_spool(Deliverer(spool, delivery, dead, ServerHealth())).written == 1
     assert count(influxdb1, influx_db) == 1

@@ -14,6 +14,7 @@ from pusher.lineprotocol import encode
 from pusher.pipeline import RunRecord
 from pusher.runlog import RUN_FIELDS, Watermarks, run_reading
 from pusher.runquery import RunQuery
+from pusher.state import read_json
 
 HOUR = 3600
 
@@ -46,7 +47,7 @@ def test_watermarks_only_move_forward(tmp_path):
     marks.set("a", later)
     marks.set("a", earlier)
     assert marks.get("a") == later and marks.get("b") is None
-    assert json.loads((tmp_path / "watermarks.json").read_text()) == {"a": later.isoformat()}
+    assert read_json(tmp_path / "watermarks.json", tmp_path) == {"a": later.isoformat()}
 
 
 def test_catch_up_collects_every_missed_window(tmp_path, influxdb1, influx_db):

@@ -1,6 +1,5 @@
 """The scheduler loop on an injected clock, then `pusher run` for real with SIGTERM."""
 
-import json
 import signal
 import subprocess
 import time
@@ -12,6 +11,7 @@ from ops_helpers import command, environment, write_config
 
 from pusher.config import parse_config
 from pusher.scheduler import Finished, Scheduler
+from pusher.state import read_json
 
 START = datetime(2026, 1, 1, 0, 0, tzinfo=UTC)
 
@@ -178,10 +178,7 @@ def _wait_for(predicate, what: str, limit: float = 60.0):
 
 
 def _runs(state: Path) -> dict:
-    try:
-        return json.loads((state / "runs.json").read_text())
-    except (FileNotFoundError, ValueError):
-        return {}
+    return read_json(state / "runs.json", state)
 
 
 def test_pusher_run_for_real(tmp_path, influxdb1, influx_db):

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from servers import InfluxDB1, free_port
 
+from pusher.batches import Deliverer, ServerHealth
 from pusher.config import InfluxConfig
 from pusher.sinks import InfluxSink
 from pusher.spool import DeadLetter, Spool, SpoolFull
@@ -22,7 +23,7 @@ class Watching:
     def post(self, body: bytes, granularity: str = "hourly") -> None:
         self.bodies.append(body)
         held = [p.read_bytes() for p in self.spool_dir.glob("*.lp")]
-        self.spooled_at_post.append(body in held)
+        self.spooled_at_post.append(any(held_batch.endswith(body) for held_batch in held))
         self.writer.post(body, granularity)
 
     def close(self) -> None:
@@ -34,8 +35,8 @@ def make_sink(tmp_path: Path, url: str, db: str, batch_size: int, max_bytes: int
     spool = Spool(tmp_path / "spool", max_bytes)
     writer = Watching(InfluxV1Writer(InfluxConfig(url=url, api="v1", database=db)), spool.directory)
     delivery = Delivery(writer, RetryPolicy(retries=0, sleep=lambda _: None))  # type: ignore[arg-type]
-    return InfluxSink("src", spool, delivery, DeadLetter(tmp_path / "dead.jsonl"), batch_size), \
-        writer, spool
+    deliverer = Deliverer(spool, delivery, DeadLetter(tmp_path / "dead.jsonl"), ServerHealth())
+    return InfluxSink("src", deliverer, batch_size), writer, spool
 
 
 def lines(count: int) -> list[str]:

@@ -13,6 +13,7 @@ from ops_helpers import command, count, environment, grid_source, per_time, push
 from servers import InfluxDB1, free_port
 
 from pusher.runlog import Watermarks
+from pusher.spool import Spool
 
 HOUR = 3600
 GRID_LINE = re.compile(r"^grid,granularity=hourly,k=k\d{4} v=\d+i \d+$")
@@ -74,10 +75,10 @@ def test_influxdb_stopped_mid_run_then_every_point_exactly_once(tmp_path, own_in
 def assert_spool_files_whole(spool: Path) -> int:
     """Every spooled batch is complete: whole lines, a final newline, nothing torn."""
     lines = 0
-    for batch in spool.glob("*.lp"):
-        text = batch.read_text()
-        assert text.endswith("\n"), batch
-        for line in text.splitlines():
+    for path in spool.glob("*.lp"):
+        batch = Spool(spool).load(path)  # checks the batch's frame: length and checksum
+        assert batch is not None, path
+        for line in batch.lines:
             assert GRID_LINE.match(line) or RUN_LINE.match(line), line
             lines += 1
     return lines

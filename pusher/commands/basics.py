@@ -6,10 +6,14 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from pusher.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, State, fail, handles_errors
+
+if TYPE_CHECKING:
+    from pusher.batches import SinkCounts
 
 
 @click.command()
@@ -43,10 +47,12 @@ def collect(state: State, names: Sequence[str], all_sources: bool, dry_run: bool
     outputs = Outputs(config, dry_run, sys.stdout)
     try:
         replay = outputs.flush()
-        if replay.written or replay.errors:
-            click.echo(f"- spool replayed written={replay.written} refused={replay.refused} "
-                       f"left={replay.spooled}", err=True)
+        report_replay(replay)
         records = run_sources(config, names, outputs, start, end, now)
+        if replay.stuck and outputs.health.acked and not outputs.health.down:
+            # Stuck batches are split once InfluxDB showed it is well: this run's acks.
+            replay = outputs.flush()
+            report_replay(replay)
     finally:
         outputs.close()
     for record in records:
@@ -54,6 +60,15 @@ def collect(state: State, names: Sequence[str], all_sources: bool, dry_run: bool
     # Points still in the spool are not in InfluxDB yet: cron must hear about it.
     clean = all(r.ok for r in records) and not (replay.spooled or replay.errors)
     sys.exit(EXIT_OK if clean else EXIT_FAILED)
+
+
+def report_replay(replay: SinkCounts) -> None:
+    """The spool replay's line, and one line per batch that is stuck."""
+    if replay.written or replay.refused or replay.errors:
+        click.echo(f"- spool replayed written={replay.written} refused={replay.refused} "
+                   f"left={replay.spooled}", err=True)
+    for line in replay.stuck.values():
+        click.echo(f"- spool: {line}", err=True)
 
 
 @click.command()

@@ -118,7 +118,8 @@ def status(state: State, from_influx: bool) -> None:
     config = state.config()
     runs, marks = read_influx(config) if from_influx else (None, None)
     click.echo(render(status_rows(config, datetime.now(UTC), runs, marks)))
-    click.echo(footer(config))
+    for line in footer(config):
+        click.echo(config.redact(line))
     for failure in failures(config, runs):
         click.echo(config.redact(f"last failure of {failure}"))
 

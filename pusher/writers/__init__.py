@@ -1,9 +1,9 @@
 """Writers post one batch of line protocol; delivery.py adds retries, splitting and refusal.
 
 A writer is any object with `post(body, granularity) -> None` and `close()`; the granularity
-picks the destination (bucket or retention policy) of the batch. `post` raises
-ServerAnswer for an HTTP error answer and OSError-like errors (ConnectionError) when the
-server cannot be reached.
+picks the destination (bucket or retention policy) of the batch. `post` returns only on
+InfluxDB's own acknowledgement (HTTP 204, on 1.x and 2.x alike), raises ServerAnswer for
+any other answer and Unreachable when no answer came (refused, reset, timed out).
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from typing import Protocol
 from pusher.config import InfluxConfig
 from pusher.errors import ConfigError
 
+ANSWER_LIMIT = 300  # characters of a server's answer kept in messages and state files
+
 
 class Writer(Protocol):
     def post(self, body: bytes, granularity: str = "hourly") -> None: ...
@@ -21,21 +23,52 @@ class Writer(Protocol):
 
 
 class ServerAnswer(Exception):
-    """InfluxDB answered a write with an error status."""
+    """The server answered a write with something other than InfluxDB's acknowledgement."""
 
-    def __init__(self, status: int, message: str, retry_after: str | None = None):
+    def __init__(self, status: int, message: str, retry_after: str | None = None,
+                 url: str = "InfluxDB", not_influx: bool = False):
         self.status = status
-        self.message = message
+        self.detail = message  # whole, for finding the lines it names
+        self.message = one_line(message)
         self.retry_after = retry_after
-        super().__init__(f"HTTP {status}: {message}")
+        self.url = url
+        self.not_influx = not_influx  # a 2xx/3xx that is not 204: a proxy, a login page
+        super().__init__(f"HTTP {status}: {self.message}")
 
 
 class Unreachable(Exception):
     """The write did not get an HTTP answer (refused, reset, timed out)."""
 
+    def __init__(self, cause: str, url: str = "InfluxDB"):
+        self.cause = cause
+        self.url = url
+        super().__init__(f"{cause} posting to {url}")
+
+
+def one_line(text: str, limit: int = ANSWER_LIMIT) -> str:
+    """A server's answer as one bounded line (`404 page not found\\n` -> `404 page not found`)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else f"{flat[:limit]}... ({len(flat)} characters)"
+
+
+def cause_name(exc: BaseException) -> str:
+    """The innermost OS-level reason of a failed request: ConnectionRefused, Timeout, ..."""
+    stack, seen = [exc], set()
+    while stack:
+        error = stack.pop()
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, OSError) and type(error).__module__ in ("builtins", "socket"):
+            name = type(error).__name__
+            return "NameResolution" if name == "gaierror" else name.removesuffix("Error")
+        links = (error.__cause__, error.__context__, getattr(error, "reason", None), *error.args)
+        stack.extend(link for link in links if isinstance(link, BaseException))
+    return type(exc).__name__.removesuffix("Error")
+
 
 def make_writer(influx: InfluxConfig, path: object = None) -> Writer:
-    """The writer for `[influx] api`; imports the client library only when it is used."""
+    """The writer for `[influx] api`."""
     if influx.api == "v2" and not influx.org:
         raise ConfigError('is required with api = "v2"', file=str(path) if path else None,
                           key="influx.org")

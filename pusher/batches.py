@@ -1,0 +1,192 @@
+"""A spooled batch's way to InfluxDB: ack, refusal, a failure remembered, isolation when stuck.
+
+A batch that InfluxDB answers with an error that may be about its content (a 500: InfluxDB
+2.0.x answers so to points beyond the retention period) remembers the attempt and is passed
+over: the batches after it are still posted. Once it has failed `max_attempts` times, or
+for `max_age` seconds, it is split: what InfluxDB takes is acknowledged, and each line it
+still refuses goes to the dead-letter file with the server's last answer. A server that
+fails everything (unreachable, auth, not InfluxDB, two fresh batches in a row) stops the
+posting instead, and nothing is split or dead-lettered for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pusher.deadletter import DeadLetter, record
+from pusher.errors import WriteError
+from pusher.spool import Spool, SpooledBatch
+from pusher.writers.delivery import Delivery, Outcome
+
+log = logging.getLogger(__name__)
+FAILING_IN_A_ROW = 2  # fresh batches failing one after another: the server is unwell
+
+
+@dataclass
+class SinkCounts:
+    written: int = 0
+    refused: int = 0
+    spooled: int = 0
+    errors: list[str] = field(default_factory=list)
+    stuck: dict[str, str] = field(default_factory=dict)  # batch id -> one line about it
+
+
+@dataclass
+class ServerHealth:
+    """Shared by the sinks of one invocation: once InfluxDB failed a whole delivery, later
+    batches go straight to the spool instead of waiting through the retries again."""
+
+    down: bool = False
+    acked: bool = False  # InfluxDB acknowledged a write in this invocation
+    failing: int = 0  # fresh batches failed in a row
+
+    def retry(self) -> None:
+        """Try InfluxDB afresh (the scheduler's next flush or run)."""
+        self.down, self.failing = False, 0
+
+
+@dataclass(frozen=True)
+class StuckLimits:
+    """When a failing batch is split: `[influx] max_attempts` answers or `max_age` seconds."""
+
+    max_attempts: int = 5
+    max_age: float = 86400.0
+
+    def reached(self, batch: SpooledBatch, now: float) -> bool:
+        if not batch.attempts:
+            return False
+        return (batch.attempts >= self.max_attempts
+                or now - (batch.first_failure or now) >= self.max_age)
+
+
+def describe(batch: SpooledBatch) -> str:
+    """One line for the summary and `pusher status`: which batch, since when, what answered."""
+    since = datetime.fromtimestamp(batch.first_failure or 0, UTC).strftime("%Y-%m-%d %H:%M")
+    return (f"batch {batch.id} ({len(batch.lines)} points of {batch.source}) stuck: "
+            f"{batch.attempts} failed attempts since {since} UTC, last answer: "
+            f"{batch.last_answer}")
+
+
+@dataclass
+class Deliverer:
+    """Posts spooled batches and settles each one: acked, refused lines dead-lettered, or kept."""
+
+    spool: Spool
+    delivery: Delivery
+    dead_letter: DeadLetter
+    health: ServerHealth
+    limits: StuckLimits = StuckLimits()
+    clock: Callable[[], float] = time.time
+
+    def deliver(self, batch: SpooledBatch, counts: SinkCounts) -> bool:
+        """Post one batch; True when it left the spool (acked, refused lines dead-lettered)."""
+        fresh = not batch.attempts
+        try:  # a batch that failed before is suspect: no retries, the others go first
+            outcome = self.delivery.send(batch.lines, batch.granularity,
+                                         retries=None if fresh else 0)
+        except WriteError as exc:
+            self._failed(batch, exc, fresh, counts)
+            return False
+        self._settle(batch, outcome, counts)
+        return True
+
+    def _failed(self, batch: SpooledBatch, exc: WriteError, fresh: bool,
+                counts: SinkCounts) -> None:
+        if str(exc) not in counts.errors:
+            counts.errors.append(str(exc))
+        if exc.server_wide:
+            self.health.down = True
+            log.warning("%s: %d points stay in the spool", exc, len(batch.lines))
+            return
+        self.spool.failed(batch, str(exc), self.clock())
+        self.health.failing += fresh
+        if self.health.failing >= FAILING_IN_A_ROW:
+            self.health.down = True
+        log.warning("%s", describe(batch))
+        counts.stuck[batch.id] = describe(batch)
+
+    def _settle(self, batch: SpooledBatch, outcome: Outcome, counts: SinkCounts) -> None:
+        refused = outcome.refused or []
+        # Dead-letter first, then ack: a crash in between repeats a refusal, never loses one.
+        self.dead_letter.add_many([record(batch.source, reason, line=line)
+                                   for line, reason in refused])
+        if refused:
+            log.warning("InfluxDB refused %d points of %s: %s", len(refused), batch.source,
+                        refused[0][1])
+        counts.written += outcome.written
+        counts.refused += len(refused)
+        self.spool.ack(batch)
+        self.health.acked = self.health.acked or bool(outcome.written)
+        self.health.failing = 0
+
+    def isolate(self, batch: SpooledBatch, counts: SinkCounts) -> bool:
+        """Split a stuck batch: what InfluxDB takes is acked, what it still refuses is
+        dead-lettered with its last answer. Kept whole when nothing shows InfluxDB is well."""
+        outcome, failed = Outcome(), list[tuple[str, str]]()
+        try:
+            self._bisect(batch.lines, batch.granularity, outcome, failed)
+        except WriteError as exc:  # the server went away meanwhile
+            self._failed(batch, exc, False, counts)
+            return False
+        if failed and not (outcome.written or self.health.acked):
+            counts.stuck[batch.id] = describe(batch) + " (kept: InfluxDB accepted nothing yet)"
+            return False
+        note = f"; after {batch.attempts} failed attempts of its batch"
+        outcome += Outcome(refused=[(line, answer + note) for line, answer in failed])
+        self._settle(batch, outcome, counts)
+        counts.stuck.pop(batch.id, None)
+        log.warning("batch %s was stuck: %d points written, %d dead-lettered", batch.id,
+                    outcome.written, len(failed))
+        return True
+
+    def _bisect(self, lines: list[str], granularity: str, outcome: Outcome,
+                failed: list[tuple[str, str]]) -> None:
+        try:
+            outcome += self.delivery.send(lines, granularity, retries=0)
+        except WriteError as exc:
+            if exc.server_wide:
+                raise
+            if len(lines) == 1:
+                failed.append((lines[0], str(exc)))
+                return
+            middle = len(lines) // 2
+            self._bisect(lines[:middle], granularity, outcome, failed)
+            self._bisect(lines[middle:], granularity, outcome, failed)
+
+
+def flush_spool(deliverer: Deliverer, source: str | None = None, wait: bool = False
+                ) -> SinkCounts:
+    """Replay what earlier runs left in the spool, oldest first.
+
+    A batch that fails for what may be its own content is passed over; a server that fails
+    everything stops the replay. Stuck batches are split last, once the others had their
+    turn (their acknowledgements show InfluxDB is well). Only one process flushes a spool at
+    a time; when another one is at it, this is a no-op (or, with `wait`, waits for it).
+    """
+    counts = SinkCounts()
+    spool = deliverer.spool
+    with spool.flushing(wait) as ours:
+        if not ours:
+            log.info("another process is flushing the spool")
+            return counts
+        stuck: list[Path] = []
+        for batch in spool.pending(source):
+            if deliverer.limits.reached(batch, deliverer.clock()):
+                stuck.append(batch.path)
+            elif not deliverer.deliver(batch, counts) and deliverer.health.down:
+                break
+            elif deliverer.limits.reached(batch, deliverer.clock()):
+                stuck.append(batch.path)
+        for path in stuck:
+            if deliverer.health.down:
+                break
+            if (held := spool.load(path)) is not None:
+                deliverer.isolate(held, counts)
+        waiting = spool.by_source()
+        counts.spooled = sum(waiting.values()) if source is None else waiting.get(source, 0)
+    return counts

@@ -1,0 +1,75 @@
+"""Posting line protocol over HTTP with requests; the one place an answer is judged.
+
+InfluxDB acknowledges a write with 204 No Content, on 1.x (/write) and 2.x (/api/v2/write)
+alike (InfluxDB API docs). Any other 2xx or 3xx comes from something that is not InfluxDB's
+write API (a proxy, a login page, a wrong port) and acknowledges nothing.
+"""
+
+from __future__ import annotations
+
+import gzip
+from typing import Any
+
+import requests
+
+from pusher.config import InfluxConfig
+from pusher.writers import ServerAnswer, Unreachable, cause_name
+
+ACK = 204
+
+
+class HttpWriter:
+    """POST a batch to `url` with `params`; raises unless InfluxDB acknowledged it."""
+
+    def __init__(self, influx: InfluxConfig, url: str, params: dict[str, str],
+                 session: requests.Session | None = None):
+        self.url = url
+        self.influx = influx
+        self.params = params
+        self.timeout = influx.timeout
+        self.gzip = influx.gzip
+        self.session = session or requests.Session()
+        self.session.verify = influx.verify_ssl
+        self.session.headers["Content-Type"] = "text/plain; charset=utf-8"
+
+    def destination(self, granularity: str) -> dict[str, str]:
+        """Query parameters naming where points of `granularity` go."""
+        return {}
+
+    def post(self, body: bytes, granularity: str = "hourly") -> None:
+        headers = {"Content-Encoding": "gzip"} if self.gzip else None
+        if self.gzip:
+            body = gzip.compress(body, compresslevel=1)
+        try:
+            response = self.session.post(
+                self.url, params=self.params | self.destination(granularity), data=body,
+                headers=headers, timeout=self.timeout, allow_redirects=False)
+        except requests.RequestException as exc:
+            raise Unreachable(cause_name(exc), self.url) from exc
+        check_answer(response, self.url)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def check_answer(response: requests.Response, url: str) -> None:
+    """Return on InfluxDB's acknowledgement; raise ServerAnswer for anything else."""
+    status = response.status_code
+    if status == ACK:
+        return
+    if status < 400:
+        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+        raise ServerAnswer(status, f"{kind}: this is not InfluxDB's write API (InfluxDB "
+                           "acknowledges a write with 204)", url=url, not_influx=True)
+    raise ServerAnswer(status, reason(response), response.headers.get("Retry-After"), url=url)
+
+
+def reason(response: requests.Response) -> str:
+    """The server's own words: 1.x `error`, 2.x `message`, else the body's text."""
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error") or body.get("message"), str):
+        return str(body.get("error") or body.get("message"))
+    return response.text or response.reason or "no reason given"
