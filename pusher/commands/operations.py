@@ -1,8 +1,7 @@
-"""run, backfill, status, validate, spool: the commands for running pusher for real."""
+"""run, backfill, status, validate (spool: commands/spool.py): running pusher for real."""
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pusher.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, State, fail, handles_errors
+from pusher.commands.spool import spool  # noqa: F401 (registered by cli.py from here)
 
 if TYPE_CHECKING:
     from pusher.config import Config
@@ -139,67 +139,3 @@ def validate(state: State) -> None:
     if any(c.config_problem for c in checks):
         sys.exit(EXIT_USAGE)
     sys.exit(EXIT_OK if all(c.ok for c in checks) else EXIT_FAILED)
-
-
-@click.group("spool", invoke_without_command=True)
-@click.pass_context
-def spool(ctx: click.Context) -> None:
-    """What waits in the spool and what InfluxDB refused; flush or retry them."""
-    if ctx.invoked_subcommand is None:
-        ctx.invoke(spool_show)
-
-
-@spool.command("show")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.pass_obj
-@handles_errors
-def spool_show(state: State, as_json: bool = False) -> None:
-    """Points waiting per source, and the refused points with the server's reason."""
-    from pusher.spool import DeadLetter, Spool
-
-    config = state.config()
-    waiting = Spool(config.state_dir / "spool").by_source()
-    refused = list(DeadLetter(config.state_dir / "dead-letter.jsonl").records())
-    if as_json:
-        click.echo(json.dumps({"waiting": waiting, "refused": refused}, indent=1))
-        return
-    click.echo(f"waiting: {sum(waiting.values())} points")
-    for name, count in sorted(waiting.items()):
-        click.echo(f"  {name:<20} {count}")
-    click.echo(f"refused: {len(refused)} (dead-letter {config.state_dir / 'dead-letter.jsonl'})")
-    for record in refused[-20:]:
-        click.echo(config.redact(f"  {record['time']} {record['source']}: {record['reason']}"))
-
-
-@spool.command("flush")
-@click.pass_obj
-@handles_errors
-def spool_flush(state: State) -> None:
-    """Send what the spool holds now; exit 1 if some is left."""
-    from pusher.jobs import Outputs
-
-    config = state.config()
-    outputs = Outputs(config, False, sys.stdout)
-    try:
-        counts = outputs.flush(wait=True)
-    finally:
-        outputs.close()
-    assert outputs.spool is not None
-    left = outputs.spool.count_lines()
-    click.echo(f"- spool flushed written={counts.written} refused={counts.refused} "
-               f"left={left}", err=True)
-    sys.exit(EXIT_OK if not left and not counts.errors else EXIT_FAILED)
-
-
-@spool.command("retry")
-@click.pass_obj
-@handles_errors
-def spool_retry(state: State) -> None:
-    """Put refused lines back into the spool and flush (after fixing their cause)."""
-    from pusher.spool import DeadLetter, Spool, requeue_refused
-
-    config = state.config()
-    moved = requeue_refused(Spool(config.state_dir / "spool", config.spool_max_bytes),
-                            DeadLetter(config.state_dir / "dead-letter.jsonl"))
-    click.echo(f"- {moved} refused lines back in the spool", err=True)
-    click.get_current_context().invoke(spool_flush)

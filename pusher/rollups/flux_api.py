@@ -26,6 +26,7 @@ from pusher.rollups.render import (
     v2_buckets,
 )
 from pusher.rollups.verify import Point
+from pusher.writers import cause_name, one_line
 
 # Columns of a Flux record that are not tags.
 _NOT_TAGS = frozenset({"result", "table", "_start", "_stop", "_time", "_value", "_field",
@@ -46,9 +47,14 @@ def _calling(what: str) -> Iterator[None]:
     try:
         yield
     except ApiException as exc:
-        raise PusherError(f"InfluxDB answered {exc.status} to {what}: {exc.reason}") from None
+        raise PusherError(f"InfluxDB answered {exc.status} to {what}: "
+                          f"{one_line(str(exc.reason))}") from None
     except (HTTPError, OSError) as exc:
-        raise PusherError(f"InfluxDB unreachable ({what}): {type(exc).__name__}") from None
+        raise PusherError(f"InfluxDB unreachable ({what}): {cause_name(exc)}") from None
+    except (ValueError, LookupError, TypeError, AttributeError) as exc:
+        # The client could not read the answer as Flux's CSV: not InfluxDB's query API.
+        raise PusherError(f"InfluxDB's answer to {what} is not Flux's CSV "
+                          f"({type(exc).__name__}): is the URL InfluxDB's?") from None
 
 
 def setup(client: InfluxDBClient, influx: InfluxConfig, rollups: RollupsConfig,
@@ -138,10 +144,10 @@ def read_points(client: InfluxDBClient, influx: InfluxConfig, rollup: Rollup, da
     query = read_query(rollup, influx, daily, since, until)
     with _calling(f"reading {rollup.measurement}"):
         tables = client.query_api().query(query, org=influx.org)
-    for table in tables:
-        for record in table.records:
-            values = record.values
-            tags = tuple(sorted((k, str(v)) for k, v in values.items()
-                                if k not in _NOT_TAGS and v not in (None, "")))
-            yield Point(int(record.get_time().timestamp()), tags, record.get_field(),
-                        record.get_value())
+        for table in tables:
+            for record in table.records:
+                values = record.values
+                tags = tuple(sorted((k, str(v)) for k, v in values.items()
+                                    if k not in _NOT_TAGS and v not in (None, "")))
+                yield Point(int(record.get_time().timestamp()), tags, record.get_field(),
+                            record.get_value())

@@ -22,6 +22,7 @@ from pusher.rollups.render import (
     v1_policies,
 )
 from pusher.rollups.verify import Point
+from pusher.writers import cause_name, one_line
 
 _GO_DURATION = re.compile(r"(\d+)(h|m|s)")
 
@@ -43,16 +44,14 @@ class InfluxQL:
         try:
             response = self.session.post(self.url, data=data, timeout=self.timeout)
         except requests.RequestException as exc:
-            raise PusherError(f"InfluxDB unreachable at {self.url}: {type(exc).__name__}"
+            raise PusherError(f"InfluxDB at {self.url} unreachable ({cause_name(exc)})"
                               ) from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = {"error": response.text.strip()[:300] or response.reason}
+        body = _body(response, self.url)
         errors = [body["error"]] if "error" in body else []
         errors += [r["error"] for r in body.get("results", []) if "error" in r]
         if errors or not response.ok:
-            raise PusherError(f"InfluxDB refused {query[:80]!r}: {'; '.join(errors)}")
+            reason = "; ".join(map(str, errors)) or f"HTTP {response.status_code}"
+            raise PusherError(f"InfluxDB refused {query[:80]!r}: {one_line(reason)}")
         series: list[dict[str, Any]] = body["results"][0].get("series", [])
         return series
 
@@ -67,6 +66,23 @@ class InfluxQL:
                 row["@tags"] = series.get("tags", {})
                 row["@name"] = series.get("name")
                 yield row
+
+
+def _body(response: requests.Response, url: str) -> dict[str, Any]:
+    """InfluxQL's JSON answer, checked for its shape: anything else is not InfluxDB."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and "error" in body:
+        return body
+    results = body.get("results") if isinstance(body, dict) else None
+    if not (isinstance(results, list) and results
+            and all(isinstance(r, dict) for r in results)):
+        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+        raise PusherError(f"{url} answered HTTP {response.status_code} {kind}: this is not "
+                          "InfluxDB's query API")
+    return body
 
 
 def go_seconds(text: str) -> int:
