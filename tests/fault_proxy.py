@@ -1,13 +1,25 @@
-"""A small fault-injecting HTTP proxy on loopback, in front of a real InfluxDB."""
+"""A small fault-injecting HTTP proxy on loopback, in front of a real InfluxDB.
 
+Faults: a scripted answer (`faults`, first come first served), a per-request choice
+(`fault_for`), a connection reset (status RESET), a slow answer (`delay` seconds before
+forwarding), a rewrite of the real server's answer (`rewrite`), and 413 over `max_body`.
+"""
+
+import socket
+import struct
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
-FORWARDED_HEADERS = ("Content-Type", "Content-Encoding", "Authorization")
+FORWARDED_HEADERS = ("Content-Type", "Content-Encoding", "Authorization", "Accept")
+RESET = 0  # a fault status: close the connection with a TCP reset, no answer
+# (status, headers) or (status, headers, body); body defaults to {"error":"injected"}.
+Fault = tuple
+Answer = tuple[int, dict[str, str], bytes]
 
 
 class FaultProxy:
@@ -15,7 +27,10 @@ class FaultProxy:
 
     def __init__(self, upstream: str):
         self.upstream = upstream
-        self.faults: list[tuple[int, dict[str, str]]] = []
+        self.faults: list[Fault] = []
+        self.fault_for: Callable[[str, bytes], Fault | None] | None = None
+        self.rewrite: Callable[[Answer], Answer] | None = None
+        self.delay = 0.0
         self.max_body: int | None = None
         self.seen: list[tuple[int, int]] = []  # (answered status, body size)
         self.lock = threading.Lock()
@@ -25,34 +40,73 @@ class FaultProxy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
+    def choose(self, method: str, path: str, body: bytes) -> Fault | None:
+        with self.lock:
+            if self.faults:
+                return self.faults.pop(0)
+        if self.fault_for is not None:
+            fault = self.fault_for(path, body)
+            if fault is not None:
+                return fault
+        if method == "POST" and self.max_body is not None and len(body) > self.max_body:
+            return (413, {})
+        return None
+
+    def forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        if self.delay:
+            time.sleep(self.delay)  # a slow server, not a test's wait
+        upstream = requests.request(method, self.upstream + path, data=body or None,
+                                    headers=headers, timeout=30)
+        answer = (upstream.status_code,
+                  {"Content-Type": upstream.headers.get("Content-Type", "application/json")},
+                  upstream.content)
+        return self.rewrite(answer) if self.rewrite else answer
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
+                self._serve("POST")
+
+            def do_GET(self) -> None:
+                self._serve("GET")
+
+            def _serve(self, method: str) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with proxy.lock:
-                    fault = proxy.faults.pop(0) if proxy.faults else None
-                if fault is None and proxy.max_body is not None and len(body) > proxy.max_body:
-                    fault = (413, {})
+                fault = proxy.choose(method, self.path, body)
+                if fault is not None and fault[0] == RESET:
+                    with proxy.lock:
+                        proxy.seen.append((RESET, len(body)))
+                    self._reset()
+                    return
                 if fault is not None:
-                    status, headers = fault
-                    content = b'{"error":"injected"}'
+                    status, headers = fault[0], {"Content-Type": "application/json"} | fault[1]
+                    content = fault[2] if len(fault) > 2 else b'{"error":"injected"}'
                 else:
                     forwarded = {k: v for k in FORWARDED_HEADERS if (v := self.headers.get(k))}
-                    upstream = requests.post(proxy.upstream + self.path, data=body,
-                                             headers=forwarded, timeout=30)
-                    status, headers, content = upstream.status_code, {}, upstream.content
+                    status, headers, content = proxy.forward(method, self.path, forwarded, body)
                 # Recorded before answering: the client may look as soon as it has the answer.
                 with proxy.lock:
                     proxy.seen.append((status, len(body)))
                 self._answer(status, headers, content)
 
+            def _reset(self) -> None:
+                # SO_LINGER 0: close() sends a TCP reset, as a crashed server or a proxy does.
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                           struct.pack("ii", 1, 0))
+                self.close_connection = True
+                with suppress(OSError):
+                    self.connection.close()
+
+            def finish(self) -> None:
+                with suppress(OSError):
+                    super().finish()
+
             def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
                 self.send_response(status)
                 for key, value in headers.items():
                     self.send_header(key, value)
-                self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
