@@ -44,6 +44,7 @@ class ServerHealth:
     down: bool = False
     acked: bool = False  # InfluxDB acknowledged a write in this invocation
     failing: int = 0  # fresh batches failed in a row
+    isolating: bool = False  # a stuck batch waits for a sign that InfluxDB is well
 
     def retry(self) -> None:
         """Try InfluxDB afresh (the scheduler's next flush or run)."""
@@ -134,6 +135,7 @@ class Deliverer:
             self._failed(batch, exc, False, counts)
             return False
         if failed and not (outcome.written or self.health.acked):
+            self.health.isolating = True
             counts.stuck[batch.id] = describe(batch) + " (kept: InfluxDB accepted nothing yet)"
             return False
         note = f"; after {batch.attempts} failed attempts of its batch"

@@ -124,8 +124,8 @@ class InfluxSink:
         if deliverer.deliver(batch, self.counts):
             return
         # Failed for what may be its own content, at its limit, and InfluxDB is well: split it.
-        well = self.health.acked and not self.health.down
-        if (well and deliverer.limits.reached(batch, deliverer.clock())
-                and deliverer.isolate(batch, self.counts)):
-            return
+        if deliverer.limits.reached(batch, deliverer.clock()) and not self.health.down:
+            if self.health.acked and deliverer.isolate(batch, self.counts):
+                return
+            self.health.isolating = True  # split once InfluxDB has taken something
         self.counts.spooled += len(lines)

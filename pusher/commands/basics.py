@@ -49,7 +49,8 @@ def collect(state: State, names: Sequence[str], all_sources: bool, dry_run: bool
         replay = outputs.flush()
         report_replay(replay)
         records = run_sources(config, names, outputs, start, end, now)
-        if replay.stuck and outputs.health.acked and not outputs.health.down:
+        health = outputs.health
+        if health.isolating and health.acked and not health.down:
             # Stuck batches are split once InfluxDB showed it is well: this run's acks.
             replay = outputs.flush()
             report_replay(replay)
@@ -58,7 +59,8 @@ def collect(state: State, names: Sequence[str], all_sources: bool, dry_run: bool
     for record in records:
         click.echo(config.redact(record.summary()), err=True)
     # Points still in the spool are not in InfluxDB yet: cron must hear about it.
-    clean = all(r.ok for r in records) and not (replay.spooled or replay.errors)
+    clean = all(r.ok for r in records) and not (replay.spooled or replay.errors
+                                                 or replay.refused)
     sys.exit(EXIT_OK if clean else EXIT_FAILED)
 
 

@@ -43,23 +43,24 @@ def spool_show(state: State, as_json: bool = False) -> None:
     config = state.config()
     held, dead_letter = _stores(config)
     waiting: dict[str, int] = {}
-    stuck = []
+    batches, stuck = [], []  # metadata only: a large spool's lines are not kept in memory
     for batch in held.pending():
         waiting[batch.source] = waiting.get(batch.source, 0) + len(batch.lines)
+        batches.append({"batch": batch.id, "source": batch.source, "points": len(batch.lines),
+                        "attempts": batch.attempts, "first_failure": batch.first_failure,
+                        "last_answer": batch.last_answer})
         if batch.attempts:
-            stuck.append(batch)
+            stuck.append(describe(batch))
     refused = list(dead_letter.records())
     if as_json:
-        click.echo(json.dumps({"waiting": waiting, "refused": refused, "stuck": [
-            {"batch": b.id, "source": b.source, "points": len(b.lines), "attempts": b.attempts,
-             "first_failure": b.first_failure, "last_answer": b.last_answer} for b in stuck]},
-            indent=1))
+        click.echo(json.dumps({"waiting": waiting, "refused": refused, "batches": batches},
+                              indent=1))
         return
     click.echo(f"waiting: {sum(waiting.values())} points")
     for name, count in sorted(waiting.items()):
         click.echo(f"  {name:<20} {count}")
-    for batch in stuck:
-        click.echo(config.redact(f"  {describe(batch)}"))
+    for line in stuck:
+        click.echo(config.redact(f"  {line}"))
     click.echo(f"refused: {len(refused)} (dead-letter {dead_letter.path})")
     for entry in refused[-20:]:
         click.echo(config.redact(f"  {entry.get('time')} {entry.get('source')}: "
