@@ -3,23 +3,26 @@
 Appends and the rewrite of `pusher spool retry` hold one lock, so a refusal written while a
 retry runs is never lost. Each record carries a CRC-32 of itself (`"crc"`, the last key): a
 torn or altered record is detected, moved to `<state_dir>/quarantine/` and the others stay
-readable. A line refused twice (a replay after a crash between the refusal and the ack) is
-listed once.
+readable. The file's length is kept beside it (`.dead-letter.jsonl.length`, framed), so a
+file cut short between two records is detected too. A line refused twice (a replay after a
+crash between the refusal and the ack) is listed once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import re
+import shutil
 import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pusher.state import StateError, locked, quarantine, write_atomic
+from pusher.state import StateError, locked, quarantine, read_framed, write_atomic, write_framed
 
 if TYPE_CHECKING:
     from pusher.spool import Spool
@@ -55,6 +58,7 @@ class DeadLetter:
     def __init__(self, path: Path):
         self.path = path
         self.root = path.parent
+        self.length_path = path.with_name(f".{path.name}.length")
 
     def lock(self) -> Any:
         return locked(self.path.with_name(f".{self.path.name}.lock"), root=self.root)
@@ -79,34 +83,77 @@ class DeadLetter:
             raise StateError(f"cannot write {self.path}: {exc.strerror or exc}") from None
         try:
             size = os.fstat(fd).st_size
+            self._check_length(size)
             # A record torn by a crash must not swallow the next one: start a fresh line.
             if size and os.pread(fd, 1, size - 1) != b"\n":
                 data = b"\n" + data
             try:
                 os.write(fd, data)
                 os.fsync(fd)
-            except OSError as exc:
+                self._save_length(size + len(data))
+            except (OSError, StateError) as exc:
                 os.ftruncate(fd, size)  # disk full: leave the file as it was
-                raise StateError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+                reason = exc.strerror if isinstance(exc, OSError) else None
+                raise StateError(f"cannot write {self.path}: {reason or exc}") from None
         finally:
             os.close(fd)
+
+    def _set_aside_whole(self) -> None:
+        quarantine(self.path, self.root, "a directory where a file belongs")
+        with contextlib.suppress(OSError):  # its length went with it
+            self.length_path.unlink()
+
+    def _check_length(self, size: int) -> None:
+        """Say so when the file is shorter than written: records were lost from its end.
+
+        Called under the lock. A longer file is an append whose length was not saved yet.
+        """
+        payload = read_framed(self.length_path, "length", self.root)
+        try:
+            expected = int(payload) if payload is not None else size
+        except ValueError:
+            quarantine(self.length_path, self.root, "not a length")
+            expected = size
+        if size < expected:
+            target = self.root / "quarantine" / f"{self.path.name}.{time.time_ns()}"
+            try:  # a copy for the record: the records still there stay in use
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(self.path, target)
+            except OSError:
+                target = self.path
+            log.warning("%s is damaged (cut short: %d bytes of records missing): a copy is in "
+                        "%s", self.path, expected - size, target)
+        if size != expected:
+            self._save_length(size)
+
+    def _save_length(self, size: int) -> None:
+        write_framed(self.length_path, "length", str(size).encode(), self.root)
 
     def _open(self) -> int:
         flags = os.O_RDWR | os.O_APPEND | os.O_CREAT  # read: the last byte
         try:
             return os.open(self.path, flags, 0o644)
         except IsADirectoryError:
-            quarantine(self.path, self.root, "a directory where a file belongs")
+            self._set_aside_whole()
             return os.open(self.path, flags, 0o644)
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every readable record once; damaged ones are moved to the quarantine."""
         good, damaged = self._read()
-        if damaged:
+        if damaged or self._shorter():
             with self.lock():
                 good, damaged = self._read()
                 self._set_aside(good, damaged)
+                with contextlib.suppress(OSError, StateError):
+                    self._check_length(self.path.stat().st_size)
         yield from good
+
+    def _shorter(self) -> bool:
+        try:
+            payload = read_framed(self.length_path, "length", self.root)
+            return payload is not None and self.path.stat().st_size < int(payload)
+        except (OSError, ValueError, StateError):
+            return False
 
     def _read(self) -> tuple[list[dict[str, Any]], list[bytes]]:
         try:
@@ -115,7 +162,7 @@ class DeadLetter:
         except FileNotFoundError:
             return [], []
         except IsADirectoryError:
-            quarantine(self.path, self.root, "a directory where a file belongs")
+            self._set_aside_whole()
             return [], []
         except OSError as exc:
             raise StateError(f"cannot read {self.path}: {exc.strerror or exc}") from None
@@ -150,7 +197,9 @@ class DeadLetter:
 
     def rewrite(self, records: list[dict[str, Any]]) -> None:
         """Replace the file with `records` (the caller holds the lock)."""
-        write_atomic(self.path, "".join(seal(r) for r in records).encode(), self.root)
+        data = "".join(seal(r) for r in records).encode()
+        write_atomic(self.path, data, self.root)
+        self._save_length(len(data))
 
 
 def record(source: str, reason: str, line: str | None = None, reading: str | None = None

@@ -6,6 +6,7 @@ import os
 import re
 import time
 from pathlib import Path
+from stat import S_ISREG
 
 import click
 
@@ -84,9 +85,14 @@ def health(state: State, max_age: str) -> None:
 
     beat = state.config().state_dir / HEARTBEAT
     try:
-        age = time.time() - beat.stat().st_mtime
+        stat = beat.stat()
     except FileNotFoundError:
         fail(f"no heartbeat at {beat}: is `pusher run` running?", EXIT_FAILED)
+    except OSError as exc:
+        fail(f"cannot read the heartbeat {beat}: {exc.strerror or exc}", EXIT_FAILED)
+    if not S_ISREG(stat.st_mode):
+        fail(f"the heartbeat {beat} is not a file (`pusher run` moves it aside)", EXIT_FAILED)
+    age = time.time() - stat.st_mtime
     if age > limit:
         fail(f"heartbeat {beat} is {age:.0f}s old (limit {limit:.0f}s): the scheduler "
              "is stuck or stopped", EXIT_FAILED)

@@ -45,3 +45,9 @@ def broken_until(window: Window, fixed: str, at: str, series: int = 2):
     if window.start.isoformat().startswith(at) and not Path(fixed).exists():
         raise RuntimeError("upstream down for this window")
     yield from grid(window, series)
+
+
+def refusing(window: Window):
+    """One good reading and one the encoder refuses (NaN) per window."""
+    yield Reading("mixed", {"v": 1.0}, {"kind": "good"})
+    yield Reading("mixed", {"v": float("nan")}, {"kind": "nan"})
