@@ -51,3 +51,23 @@ def refusing(window: Window):
     """One good reading and one the encoder refuses (NaN) per window."""
     yield Reading("mixed", {"v": 1.0}, {"kind": "good"})
     yield Reading("mixed", {"v": float("nan")}, {"kind": "nan"})
+
+
+def clashing(window: Window, series: int = 10):
+    """`series` points whose field v is a string, for a database where v is an integer."""
+    for k in range(series):
+        yield Reading("clash", {"v": f"text {k}"}, {"k": f"k{k:04d}"})
+
+
+HOSTILE_LABELS = ("plain", "with space", "comma,here", "equals=here", "back\\slash",
+                  "trailing\\", 'quote"d', "new\nline", "émoji 🚀", "tab\there", " ")
+HOSTILE_VALUES = (1.5, float("nan"), 2.5, "a string", float("inf"), 3.5, True, 2**70, 4.5)
+
+
+def hostile(window: Window, series: int = 30, hours: int = 6):
+    """`series` readings of one field each, tagged `id` = "<hour>-<k>", with hostile tag
+    values and field values: some the encoder refuses, some a float-typed InfluxDB refuses."""
+    hour = int(window.start.timestamp()) // 3600 % hours
+    for k in range(series):
+        yield Reading("hostile", {"f": HOSTILE_VALUES[k % len(HOSTILE_VALUES)]},
+                      {"id": f"{hour}-{k}", "label": HOSTILE_LABELS[k % len(HOSTILE_LABELS)]})
