@@ -82,3 +82,13 @@ def test_sources_x_dot_y_and_x_underscore_y_share_no_state_file(tmp_path, influx
     assert Spool(tmp_path / "state/spool").count_lines() == 0  # both spools replayed
     # Both write grid,k=k000N: 3 series in 3 windows.
     assert count(influxdb1, influx_db) == 3 * 3
+
+
+def test_a_line_refused_twice_is_listed_once(tmp_path):
+    """Killed between the dead-letter record and the ack, a batch's refusal is repeated."""
+    dead = DeadLetter(tmp_path / "dead-letter.jsonl")
+    for _ in range(2):
+        dead.add("grid", "HTTP 400: field type conflict", line="grid v=\"x\" 1")
+    dead.add("grid", "field 'v' is nan", reading="Reading(grid, v=nan)")
+    assert [r.get("line") or r.get("reading") for r in dead.records()] == [
+        'grid v="x" 1', "Reading(grid, v=nan)"]

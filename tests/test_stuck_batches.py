@@ -94,6 +94,22 @@ def test_a_stuck_batch_with_good_lines_keeps_them_and_refuses_the_rest(
     assert "k=k0001" in refused["line"] and "HTTP 500" in refused["reason"]
 
 
+def test_an_influxdb_that_fails_everything_has_nothing_dead_lettered(
+        tmp_path, influxdb1, influx_db):
+    """Splitting needs a sign that InfluxDB is well: a write it took in the same command."""
+    with fault_proxy(influxdb1.url) as proxy:
+        proxy.fault_for = lambda path, body: (500, {}) if path.startswith("/write") else None
+        config = write_config(tmp_path, proxy.url, influx_db, grid_source(series=2),
+                              extra="max_attempts = 1")
+        pusher("collect", "grid", "--since", "2026-01-01T00:00Z", "--until",
+               "2026-01-01T02:00Z", config=config)
+        flushed = pusher("spool", "flush", config=config)
+    assert flushed.returncode == 1
+    assert "(kept: InfluxDB accepted nothing yet)" in flushed.stderr
+    assert Spool(tmp_path / "state" / "spool").count_lines() == 5
+    assert list(DeadLetter(tmp_path / "state" / "dead-letter.jsonl").records()) == []
+
+
 def test_an_operator_moves_a_stuck_batch_to_the_dead_letter_or_drops_one(
         tmp_path, influxdb1, influx_db):
     with fault_proxy(influxdb1.url) as proxy:
