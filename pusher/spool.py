@@ -27,6 +27,7 @@ from pusher.state import (
     frame,
     locked,
     quarantine,
+    read_bytes,
     unframe,
     write_atomic,
 )
@@ -159,15 +160,9 @@ class Spool:
 
     def load(self, path: Path) -> SpooledBatch | None:
         """The batch in `path`; None when it vanished (acked elsewhere) or is damaged."""
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
+        data = read_bytes(path, self.root)
+        if data is None:
             return None
-        except IsADirectoryError:
-            quarantine(path, self.root, "a directory where a batch belongs")
-            return None
-        except OSError as exc:
-            raise StateError(f"cannot read {path}: {exc.strerror or exc}") from None
         try:
             return _decode(path, data)
         except Damaged as exc:

@@ -75,10 +75,10 @@ def quarantine(path: Path, root: Path, reason: str) -> None:
     log.warning("%s is damaged (%s): moved to %s", path, reason, target)
 
 
-def read_framed(path: Path, kind: str, root: Path) -> bytes | None:
-    """The payload of a state file; None when it is missing or was quarantined just now."""
+def read_bytes(path: Path, root: Path) -> bytes | None:
+    """A state file's bytes; None when it is missing or a directory (quarantined just now)."""
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         return None
     except IsADirectoryError:
@@ -86,6 +86,13 @@ def read_framed(path: Path, kind: str, root: Path) -> bytes | None:
         return None
     except OSError as exc:
         raise StateError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def read_framed(path: Path, kind: str, root: Path) -> bytes | None:
+    """The payload of a state file; None when it is missing or was quarantined just now."""
+    data = read_bytes(path, root)
+    if data is None:
+        return None
     try:
         return unframe(kind, data)
     except Damaged as exc:

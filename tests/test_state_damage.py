@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from ops_helpers import command, environment, grid_source, pusher
+from ops_helpers import command, environment, grid_source, pusher, write_config
 from servers import free_port
 
 SINCE = ("--since", "2026-01-01T00:00Z", "--until", "2026-01-01T03:00Z")
@@ -25,20 +25,6 @@ enabled = false
 # Files whose content means nothing (locks, the heartbeat): only a directory in their place
 # is damage that must be seen.
 CONTENTLESS = ("heartbeat", ".lock")
-
-
-def config_text(url: str, db: str) -> str:
-    return f"""
-[pusher]
-state_dir = "state"
-timezone = "UTC"
-[influx]
-url = "{url}"
-api = "v1"
-database = "{db}"
-retries = 0
-{SOURCES}
-"""
 
 
 def run_until_heartbeat(config: Path, state: Path) -> subprocess.CompletedProcess[str]:
@@ -67,13 +53,13 @@ def pristine(tmp_path_factory, influxdb1):
     base = tmp_path_factory.mktemp("pristine")
     db = "damage"
     influxdb1.create_database(db)
-    config = base / "pusher.toml"
-    config.write_text(config_text(influxdb1.url, db))
+    config = write_config(base, influxdb1.url, db, SOURCES)
     assert pusher("collect", "grid", "refusing", config=config).returncode == 1  # NaN refused
     assert pusher("backfill", "grid", *SINCE, config=config).returncode == 0
     assert run_until_heartbeat(config, base / "state").returncode == 0
     down = base / "down.toml"
-    down.write_text(config_text(f"http://127.0.0.1:{free_port()}", db))
+    down.write_text(config.read_text().replace(influxdb1.url,
+                                               f"http://127.0.0.1:{free_port()}"))
     assert pusher("collect", "grid", *SINCE, config=down).returncode == 1  # spooled
     files = sorted(p.relative_to(base / "state") for p in (base / "state").rglob("*")
                    if p.is_file())

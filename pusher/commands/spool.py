@@ -102,19 +102,33 @@ def spool_retry(state: State) -> None:
     click.get_current_context().invoke(spool_flush)
 
 
+def _set_aside(state: State, batch_id: str, to_dead_letter: bool) -> None:
+    """Take one batch out of the spool (under the flush lock), into the dead-letter file or not."""
+    from pusher.deadletter import record
+
+    config = state.config()
+    held, dead_letter = _stores(config)
+    with held.flushing(wait=True):
+        batch = held.find(batch_id)
+        if to_dead_letter:
+            reason = (f"moved from the spool by an operator after {batch.attempts} failed "
+                      f"attempts; last answer: {batch.last_answer or 'none'}")
+            # Dead-letter first, then remove: a crash in between repeats a record, loses none.
+            dead_letter.add_many([record(batch.source, reason, line=line)
+                                  for line in batch.lines])
+        held.ack(batch)
+    where = f"moved to {dead_letter.path}" if to_dead_letter else "will not reach InfluxDB"
+    click.echo(f"- batch {batch.id}: {len(batch.lines)} points of {batch.source} {where}",
+               err=True)
+
+
 @spool.command("drop")
 @click.argument("batch_id", metavar="BATCH")
 @click.pass_obj
 @handles_errors
 def spool_drop(state: State, batch_id: str) -> None:
     """Delete one spooled batch (its id, or the start of it, as `spool show` lists it)."""
-    config = state.config()
-    held, _ = _stores(config)
-    with held.flushing(wait=True):
-        batch = held.find(batch_id)
-        held.ack(batch)
-    click.echo(f"- dropped batch {batch.id}: {len(batch.lines)} points of {batch.source} "
-               "will not reach InfluxDB", err=True)
+    _set_aside(state, batch_id, to_dead_letter=False)
 
 
 @spool.command("dead-letter")
@@ -123,16 +137,4 @@ def spool_drop(state: State, batch_id: str) -> None:
 @handles_errors
 def spool_dead_letter(state: State, batch_id: str) -> None:
     """Move one spooled batch's points to the dead-letter file (`spool retry` brings them back)."""
-    from pusher.deadletter import record
-
-    config = state.config()
-    held, dead_letter = _stores(config)
-    with held.flushing(wait=True):
-        batch = held.find(batch_id)
-        reason = (f"moved from the spool by an operator after {batch.attempts} failed "
-                  f"attempts; last answer: {batch.last_answer or 'none'}")
-        # Dead-letter first, then remove: a crash in between repeats a record, loses none.
-        dead_letter.add_many([record(batch.source, reason, line=line) for line in batch.lines])
-        held.ack(batch)
-    click.echo(f"- batch {batch.id}: {len(batch.lines)} points of {batch.source} moved to "
-               f"{dead_letter.path}", err=True)
+    _set_aside(state, batch_id, to_dead_letter=True)
