@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pusher.config import Config
+from pusher.errors import PusherError
 from pusher.jobs import Outputs, run_context
 from pusher.pipeline import RunRecord
 from pusher.runs import log_run
@@ -65,10 +66,15 @@ class Daemon:
     def flush(self) -> None:
         self.last_flush = time.monotonic()
         spool = self.outputs.spool
-        if spool is None or not any(True for _ in spool.pending()):
+        if spool is None or next(spool.paths(), None) is None:
             return
-        counts = self.outputs.flush()
-        self.outputs.health.retry()  # each flush tries afresh
+        try:
+            counts = self.outputs.flush()
+        except PusherError as exc:  # a state directory that takes no writes: said, loop on
+            log.error("spool flush: %s", exc)
+            return
+        finally:
+            self.outputs.health.retry()  # each flush tries afresh
         if counts.written:
             log.warning("spool: replayed %d points", counts.written)
 

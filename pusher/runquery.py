@@ -42,7 +42,7 @@ class RunQuery:
                 rows = [{"watermark": row.get("_value")} for row in rows]
             if not rows or rows[-1].get("watermark") in (None, ""):
                 return None
-            return _epoch_seconds(rows[-1]["watermark"], "watermark")
+            return epoch_seconds(rows[-1]["watermark"], "watermark")
         except PusherError as exc:
             log.warning("cannot read the watermark of %s from InfluxDB: %s", source, exc)
             return None
@@ -61,7 +61,7 @@ class RunQuery:
         if not rows:
             return None
         row = rows[-1]
-        return row | {"ended": _epoch_seconds(row.get("time"), "time").isoformat()}
+        return row | {"ended": epoch_seconds(row.get("time"), "time").isoformat()}
 
     def _from(self, granularity: str) -> str:
         policy = self.influx.retention_policy_for(granularity)
@@ -129,7 +129,7 @@ def _not_influx(url: str, response: requests.Response, api: str) -> str:
             f"{api} API")
 
 
-def _epoch_seconds(value: Any, what: str) -> datetime:
+def epoch_seconds(value: Any, what: str) -> datetime:
     try:
         return datetime.fromtimestamp(int(float(value)), UTC)
     except (TypeError, ValueError, OverflowError, OSError):

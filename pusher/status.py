@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 from pusher.batches import describe
@@ -46,7 +46,7 @@ def status_rows(config: Config, now: datetime, runs: dict[str, dict[str, Any]] |
 
 def from_influx(config: Config) -> tuple[dict[str, dict[str, Any]], dict[str, datetime]]:
     """Last runs and watermarks as InfluxDB has them (for runs without a state volume)."""
-    from pusher.runquery import RunQuery
+    from pusher.runquery import RunQuery, epoch_seconds
 
     query = RunQuery(config.influx)
     runs, marks = {}, {}
@@ -55,7 +55,7 @@ def from_influx(config: Config) -> tuple[dict[str, dict[str, Any]], dict[str, da
         if last is not None:
             runs[name] = last
             if last.get("watermark") not in (None, ""):
-                marks[name] = datetime.fromtimestamp(int(float(last["watermark"])), UTC)
+                marks[name] = epoch_seconds(last["watermark"], "watermark")
     return runs, marks
 
 
@@ -69,13 +69,15 @@ def render(rows: list[tuple[str, ...]]) -> str:
 def footer(config: Config) -> list[str]:
     """The spool and dead-letter totals, then one line per batch InfluxDB keeps failing."""
     spool = Spool(config.state_dir / "spool")
-    batches = list(spool.pending())
-    lines = sum(len(batch.lines) for batch in batches)
+    lines, stuck = 0, []
+    for batch in spool.pending():  # one batch in memory at a time
+        lines += len(batch.lines)
+        if batch.attempts:
+            stuck.append(f"{describe(batch)}: `pusher spool dead-letter {batch.id}` moves it "
+                         "aside")
     refused = sum(1 for _ in DeadLetter(config.state_dir / "dead-letter.jsonl").records())
     return [f"spool: {lines} points waiting ({spool.size_bytes() / 1024:.1f} KiB); "
-            f"dead-letter: {refused} refused",
-            *(f"{describe(batch)}: `pusher spool dead-letter {batch.id}` moves it aside"
-              for batch in batches if batch.attempts)]
+            f"dead-letter: {refused} refused", *stuck]
 
 
 def failures(config: Config, runs: dict[str, dict[str, Any]] | None = None) -> list[str]:
