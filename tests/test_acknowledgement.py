@@ -83,6 +83,22 @@ def test_a_login_page_acknowledges_nothing_and_the_points_stay_spooled(
 
 
 @pytest.mark.parametrize("api", ["v1", "v2"])
+def test_a_redirect_to_a_login_page_acknowledges_nothing(tmp_path, influxdb1, influxdb2,
+                                                         influx_bucket, api):
+    with fault_proxy(influxdb1.url) as proxy:
+        proxy.fault_for = lambda path, body: (302, {"Location": "/login"}, b"")
+        sources = grid_source(series=1)
+        config = (write_config(tmp_path, proxy.url, "db", sources) if api == "v1" else
+                  v2_config(tmp_path, proxy.url, influx_bucket, influxdb2.token, sources))
+        result = pusher("collect", "grid", *SINCE, config=config)
+    no_traceback(result)
+    assert result.returncode == 1
+    assert re.search(rf"{proxy.url}/\S*write answered HTTP 302: \S+: this is not "
+                     "InfluxDB's write API", result.stderr), result.stderr
+    assert Spool(tmp_path / "state" / "spool").count_lines() == 3
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
 def test_every_read_of_a_server_that_is_not_influxdb_fails_in_one_line(
         tmp_path, login_page, influxdb2, api):
     sources = grid_source(series=2)

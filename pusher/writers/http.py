@@ -8,6 +8,8 @@ write API (a proxy, a login page, a wrong port) and acknowledges nothing.
 from __future__ import annotations
 
 import gzip
+import json
+from collections.abc import Mapping
 from typing import Any
 
 import requests
@@ -54,22 +56,30 @@ class HttpWriter:
 
 def check_answer(response: requests.Response, url: str) -> None:
     """Return on InfluxDB's acknowledgement; raise ServerAnswer for anything else."""
-    status = response.status_code
+    judge(response.status_code, response.headers, response.text or response.reason, url)
+
+
+def judge(status: int, headers: Mapping[str, str], text: str, url: str) -> None:
+    """The one rule for a write's answer: 204 acknowledges, anything else raises ServerAnswer.
+
+    `headers` is matched case-insensitively by the caller's mapping (requests and urllib3
+    both give one); `text` is the answer's body, read only for the reason it gives.
+    """
     if status == ACK:
         return
     if status < 400:
-        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+        kind = headers.get("Content-Type", "no content type").split(";")[0]
         raise ServerAnswer(status, f"{kind}: this is not InfluxDB's write API (InfluxDB "
                            "acknowledges a write with 204)", url=url, not_influx=True)
-    raise ServerAnswer(status, reason(response), response.headers.get("Retry-After"), url=url)
+    raise ServerAnswer(status, reason(text), headers.get("Retry-After"), url=url)
 
 
-def reason(response: requests.Response) -> str:
+def reason(text: str) -> str:
     """The server's own words: 1.x `error`, 2.x `message`, else the body's text."""
     try:
-        body: Any = response.json()
+        body: Any = json.loads(text)
     except ValueError:
         body = None
     if isinstance(body, dict) and isinstance(body.get("error") or body.get("message"), str):
         return str(body.get("error") or body.get("message"))
-    return response.text or response.reason or "no reason given"
+    return text or "no reason given"
