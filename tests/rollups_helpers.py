@@ -3,7 +3,7 @@
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,7 +19,7 @@ timezone = "Europe/Paris"
 hourly_retention = "{hourly_retention}"
 daily_retention = "0"
 lookback = "3d"
-every = "5s"
+every = "{every}"
 [rollups.measurements]
 events = {{ count = "{events}" }}
 objects = {{ count = "last" }}
@@ -39,24 +39,39 @@ def hourly(window, skip=()):
                   {"stage": "browser"})
 
 
-def expected_daily(hours: list[int], functions: dict[str, dict[str, str]]
-                   ) -> dict[tuple[str, str, datetime, str], float]:
-    """(measurement, tag value, local midnight UTC, field) -> value, computed independently."""
-    values: dict[tuple[str, str, datetime, str], list[tuple[int, float]]] = defaultdict(list)
+Key = tuple[str, str, datetime, str]  # measurement, tag value, local midnight (UTC), field
+HourlyPoint = tuple[str, str, int, str, float]  # measurement, tag value, epoch s, field, value
+REDUCE: dict[str, Callable[[list[float]], float]] = {
+    "sum": sum, "max": max, "min": min, "last": lambda v: v[-1], "first": lambda v: v[0],
+    "mean": lambda v: sum(v) / len(v),
+}
+
+
+def aggregate(points: Iterable[HourlyPoint], functions: dict[str, dict[str, str]],
+              tz: ZoneInfo = PARIS) -> dict[Key, float]:
+    """Daily values from hourly points, grouped by local day in `tz`, in plain Python."""
+    values: dict[Key, list[tuple[int, float]]] = defaultdict(list)
+    for measurement, tag, hour, name, value in points:
+        local = datetime.fromtimestamp(hour, tz)
+        midnight = local.replace(hour=0, minute=0, second=0).astimezone(UTC)
+        values[(measurement, tag, midnight, name)].append((hour, value))
+    return {key: REDUCE[functions[key[0]][key[3]]]([v for _, v in sorted(series)])
+            for key, series in values.items()}
+
+
+def hourly_points(hours: Iterable[int]) -> Iterator[HourlyPoint]:
+    """What the `hourly` source yields for these hours (epoch seconds)."""
     for hour in hours:
         window = type("W", (), {"start": datetime.fromtimestamp(hour, UTC)})
         for reading in hourly(window):
-            local = datetime.fromtimestamp(hour, PARIS)
-            midnight = local.replace(hour=0, minute=0, second=0).astimezone(UTC)
             tag = next(iter(reading.tags.values()))
             for name, value in reading.fields.items():
-                values[(reading.measurement, tag, midnight, name)].append((hour, value))
-    reduce: dict[str, Callable[[list[float]], float]] = {
-        "sum": sum, "max": max, "min": min, "last": lambda v: v[-1],
-        "mean": lambda v: sum(v) / len(v),
-    }
-    return {key: reduce[functions[key[0]][key[3]]]([v for _, v in sorted(series)])
-            for key, series in values.items()}
+                yield reading.measurement, tag, hour, name, value
+
+
+def expected_daily(hours: list[int], functions: dict[str, dict[str, str]]) -> dict[Key, float]:
+    """(measurement, tag value, local midnight UTC, field) -> value, computed independently."""
+    return aggregate(hourly_points(hours), functions)
 
 
 def write_config(path: Path, url: str, database: str, events: str = "sum",
@@ -82,7 +97,40 @@ skip = {list(skip)}
 [sources.late]
 type = "python"
 callable = "rollups_helpers:hourly"
-""" + ROLLUPS_TOML.format(events=events, hourly_retention=hourly_retention))
+""" + ROLLUPS_TOML.format(events=events, hourly_retention=hourly_retention, every="5s"))
+    return path
+
+
+SOURCES_TOML = """
+[sources.main]
+type = "python"
+callable = "rollups_helpers:hourly"
+"""
+
+
+def write_v2_config(path: Path, url: str, token: str, bucket: str, events: str = "sum",
+                    hourly_retention: str = "30d", measurements: str | None = None) -> Path:
+    """A 2.x config: hourly points in `bucket`, daily ones in `bucket`_daily; tasks every
+    hour (tests start their runs through the tasks API instead of waiting for them)."""
+    rollups = ROLLUPS_TOML.format(events=events, hourly_retention=hourly_retention,
+                                  every="1h")
+    if measurements is not None:
+        rollups = rollups[:rollups.index("[rollups.measurements]")] + measurements
+    path.write_text(f"""
+[pusher]
+state_dir = "state"
+timezone = "UTC"
+
+[influx]
+url = "{url}"
+api = "v2"
+org = "acme"
+token = "{token}"
+bucket = "{bucket}"
+daily_bucket = "{bucket}_daily"
+precision = "s"
+retries = 0
+""" + SOURCES_TOML + rollups)
     return path
 
 

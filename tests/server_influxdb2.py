@@ -9,6 +9,8 @@ import io
 import os
 import shutil
 import subprocess
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
@@ -116,7 +118,9 @@ class InfluxDB2(_Server):
         """A token with exactly these (action, resource type, bucket name or None) grants."""
         grants = []
         for action, kind, bucket in permissions:
-            resource: dict[str, Any] = {"type": kind, "orgID": self.org_id}
+            # The org itself is the resource `orgs/<id>`; everything else lives in the org.
+            resource: dict[str, Any] = {"type": kind, "id": self.org_id} if kind == "orgs" \
+                else {"type": kind, "orgID": self.org_id}
             if bucket is not None:
                 bucket_id = self.bucket_id(bucket)
                 if bucket_id is None:
@@ -127,6 +131,47 @@ class InfluxDB2(_Server):
                         json={"orgID": self.org_id, "permissions": grants})
         token: str = resp.json()["token"]
         return token
+
+    def buckets(self) -> dict[str, dict[str, Any]]:
+        """Every bucket of the org by name (the operator sees them all)."""
+        resp = self.api("GET", "/api/v2/buckets", params={"org": self.org, "limit": 100})
+        return {b["name"]: b for b in resp.json()["buckets"]}
+
+    def tasks(self) -> dict[str, list[dict[str, Any]]]:
+        """Every task of the org, by name (names need not be unique in 2.x)."""
+        resp = self.api("GET", "/api/v2/tasks", params={"orgID": self.org_id, "limit": 500})
+        found: dict[str, list[dict[str, Any]]] = {}
+        for task in resp.json()["tasks"]:
+            found.setdefault(task["name"], []).append(task)
+        return found
+
+    def run_task(self, task_id: str, scheduled_for: datetime, deadline: float = 120.0
+                 ) -> dict[str, Any]:
+        """Start a manual run whose `now()` is `scheduled_for`; wait until it has ended.
+
+        Polls the run (the server's scheduler picks manual runs up within a second or
+        two); the deadline is a ceiling for polling, not a timed assertion.
+        """
+        when = scheduled_for.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        run = self.api("POST", f"/api/v2/tasks/{task_id}/runs",
+                       json={"scheduledFor": when}).json()
+        path = f"/api/v2/tasks/{task_id}/runs/{run['id']}"
+        end = time.monotonic() + deadline
+        while True:
+            resp = requests.get(f"{self.url}{path}", timeout=60,
+                                headers={"Authorization": f"Token {self.token}"})
+            # 404 for a moment: a finished run moves from the scheduler to the _tasks bucket.
+            if resp.status_code != 404:
+                run = self.api("GET", path).json() if resp.status_code >= 300 else resp.json()
+                if run["status"] in ("success", "failed", "canceled"):
+                    return run
+            if time.monotonic() > end:
+                raise QueryError(f"run {run['id']} of task {task_id} still {run['status']}")
+            time.sleep(0.1)
+
+    def run_log(self, task_id: str, run_id: str) -> str:
+        resp = self.api("GET", f"/api/v2/tasks/{task_id}/runs/{run_id}/logs")
+        return "\n".join(event["message"] for event in resp.json().get("events", []))
 
     def write(self, bucket: str, lines: str, precision: str = "s") -> None:
         self.api("POST", "/api/v2/write", data=lines.encode(),

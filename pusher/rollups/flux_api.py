@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
 from influxdb_client import BucketRetentionRules, InfluxDBClient
+from influxdb_client.client.exceptions import InfluxDBError
+from influxdb_client.domain.bucket import Bucket
+from influxdb_client.domain.post_bucket_request import PostBucketRequest
+from influxdb_client.domain.task import Task
 from influxdb_client.domain.task_create_request import TaskCreateRequest
 from influxdb_client.domain.task_update_request import TaskUpdateRequest
 from influxdb_client.rest import ApiException
@@ -41,14 +46,25 @@ def make_client(influx: InfluxConfig, file: str | None = None) -> InfluxDBClient
                           retries=False)
 
 
+# What `pusher setup` needs beyond what collect needs (docs/rollups.md, "Tokens").
+SETUP_NEEDS = ("`pusher setup` needs a token that may read and write buckets and tasks in "
+               "the org (an operator or all-access token); collect needs less")
+
+
 @contextmanager
-def _calling(what: str) -> Iterator[None]:
-    """Turn the client's HTTP failures into one PusherError line."""
+def _calling(what: str, needs: str | None = None) -> Iterator[None]:
+    """Turn the client's failures into one PusherError line; with `needs`, a 401/403
+    says which permission is missing instead of the server's bare answer."""
     try:
         yield
     except ApiException as exc:
-        raise PusherError(f"InfluxDB answered {exc.status} to {what}: "
-                          f"{one_line(str(exc.reason))}") from None
+        if needs and _refused(exc):
+            raise PusherError(f"the token may not {what} (InfluxDB answered {exc.status}: "
+                              f"{_message(exc)}); {needs}") from None
+        raise PusherError(f"InfluxDB answered {exc.status} to {what}: {_message(exc)}"
+                          ) from None
+    except InfluxDBError as exc:  # raised by the client itself, e.g. an org it cannot find
+        raise PusherError(f"{what}: {one_line(str(exc.message))}") from None
     except (HTTPError, OSError) as exc:
         raise PusherError(f"InfluxDB unreachable ({what}): {cause_name(exc)}") from None
     except (ValueError, LookupError, TypeError, AttributeError) as exc:
@@ -57,13 +73,44 @@ def _calling(what: str) -> Iterator[None]:
                           f"({type(exc).__name__}): is the URL InfluxDB's?") from None
 
 
+def _refused(exc: ApiException) -> bool:
+    # 2.7 answers a task creation without write:tasks with 500 "failed to create task:
+    # unauthorized", not 401: the message is what tells.
+    return exc.status in (401, 403) or _message(exc).endswith("unauthorized")
+
+
+def _message(exc: ApiException) -> str:
+    """The server's `message` (2.x answers JSON), else the HTTP reason."""
+    body = exc.body.decode(errors="replace") if isinstance(exc.body, bytes) else exc.body
+    try:
+        return one_line(str(json.loads(body)["message"]))
+    except (TypeError, ValueError, KeyError):
+        return one_line(str(exc.reason))
+
+
 def setup(client: InfluxDBClient, influx: InfluxConfig, rollups: RollupsConfig,
           file: str | None = None) -> list[str]:
     """Buckets with their retention, then one task per rollup; reports what changed."""
     hourly, daily = v2_buckets(influx, file)
-    report = [_bucket(client, influx.org, hourly, rollups.hourly_retention),
-              _bucket(client, influx.org, daily, rollups.daily_retention)]
-    return report + _tasks(client, influx, rollups)
+    org_id = _org_id(client, influx.org)
+    report = [_bucket(client, org_id, hourly, rollups.hourly_retention),
+              _bucket(client, org_id, daily, rollups.daily_retention)]
+    return report + _tasks(client, influx, rollups, org_id)
+
+
+def _org_id(client: InfluxDBClient, org: str) -> str:
+    with _calling(f"read organization {org!r}", SETUP_NEEDS):
+        try:
+            found = client.organizations_api().find_organizations(org=org)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            raise PusherError(f"InfluxDB has no organization {org!r} ([influx] org)"
+                              ) from None
+    if not found:  # 2.x lists only what the token may read
+        raise PusherError(f"the token may not read organization {org!r}; {SETUP_NEEDS}")
+    org_id: str = found[0].id
+    return org_id
 
 
 def _rules(span: Span) -> list[BucketRetentionRules]:
@@ -71,35 +118,57 @@ def _rules(span: Span) -> list[BucketRetentionRules]:
     return [BucketRetentionRules(type="expire", every_seconds=span.seconds)]
 
 
-def _bucket(client: InfluxDBClient, org: str, name: str, span: Span) -> str:
+def find_bucket(client: InfluxDBClient, org_id: str, name: str) -> Bucket | None:
+    """The bucket named `name`, or None: 2.x answers 404 when there is none (and an
+    empty list when the token may not read it)."""
+    try:
+        found = client.buckets_api().find_buckets(name=name, org_id=org_id).buckets or []
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return found[0] if found else None
+
+
+def _bucket(client: InfluxDBClient, org_id: str, name: str, span: Span) -> str:
     target = f"bucket {name} (retention {span if span.seconds else 'forever'})"
     api = client.buckets_api()
-    with _calling(f"bucket {name}"):
-        found = api.find_buckets(name=name, org=org).buckets or []
-        if not found:
-            api.create_bucket(bucket_name=name, retention_rules=_rules(span), org=org)
-            return f"created {target}"
-        bucket = found[0]
-        current = sum(r.every_seconds or 0 for r in bucket.retention_rules or [])
-        if current == span.seconds:
-            return f"unchanged {target}"
-        bucket.retention_rules = _rules(span)
+    with _calling(f"read bucket {name}", SETUP_NEEDS):
+        bucket = find_bucket(client, org_id, name)
+    if bucket is None:
+        with _calling(f"create bucket {name}", SETUP_NEEDS):
+            api.create_bucket(bucket=PostBucketRequest(
+                name=name, org_id=org_id, retention_rules=_rules(span)))
+        return f"created {target}"
+    current = sum(r.every_seconds or 0 for r in bucket.retention_rules or [])
+    if current == span.seconds:
+        return f"unchanged {target}"
+    bucket.retention_rules = _rules(span)
+    with _calling(f"change the retention of bucket {name}", SETUP_NEEDS):
         api.update_bucket(bucket)
     return f"updated {target}"
 
 
-def _tasks(client: InfluxDBClient, influx: InfluxConfig, rollups: RollupsConfig) -> list[str]:
+def _owned(task: Task, influx: InfluxConfig) -> bool:
+    """A task this config installed: our prefix, and it writes to this config's daily
+    bucket (two configs may share an org: neither touches the other's tasks)."""
+    daily = f"to(bucket: {flux_string(influx.bucket_for('daily'))}"
+    return bool(task.name.startswith(TASK_PREFIX) and task.flux and daily in task.flux)
+
+
+def _tasks(client: InfluxDBClient, influx: InfluxConfig, rollups: RollupsConfig,
+           org_id: str) -> list[str]:
     api = client.tasks_api()
     wanted = {task_name(r): flux_task(r, influx, rollups) for r in rollups.measurements.values()}
     report = []
-    with _calling("tasks"):
-        installed = {t.name: t for t in api.find_tasks(org=influx.org, limit=500)
-                     if t.name.startswith(TASK_PREFIX)}
+    with _calling("read tasks", SETUP_NEEDS):
+        installed = {t.name: t for t in api.find_tasks_iter(org_id=org_id) if _owned(t, influx)}
+    with _calling("create or change tasks", SETUP_NEEDS):
         for name, flux in wanted.items():
             task = installed.get(name)
             if task is None:
                 api.create_task(task_create_request=TaskCreateRequest(
-                    flux=flux, org=influx.org, status="active",
+                    flux=flux, org_id=org_id, status="active",
                     description="daily rollup rendered by pusher"))
                 report.append(f"created task {name}")
             elif task.flux != flux:
