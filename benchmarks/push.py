@@ -8,8 +8,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ class Target:
     params: dict[str, str]
     influx_toml: str
     count_points: Callable[[str, int], int]  # (run label, window hour) -> points stored
+    headers: dict[str, str] = field(default_factory=dict)  # the baseline's credentials
 
 
 def encoded_bodies(count: int, hour: int) -> list[bytes]:
@@ -43,7 +44,8 @@ def encoded_bodies(count: int, hour: int) -> list[bytes]:
     return [("\n".join(lines[i:i + BATCH]) + "\n").encode() for i in range(0, count, BATCH)]
 
 
-def post_all(url: str, params: dict[str, str], bodies: list[bytes]) -> float:
+def post_all(url: str, params: dict[str, str], bodies: list[bytes],
+             headers: dict[str, str] | None = None) -> float:
     """Seconds for WORKERS threads, one session each, to post every body: the server's pace."""
     queue: Iterator[bytes] = iter(bodies)
     lock = threading.Lock()
@@ -56,7 +58,8 @@ def post_all(url: str, params: dict[str, str], bodies: list[bytes]) -> float:
                     body = next(queue, None)
                 if body is None:
                     return
-                answer = session.post(url, params=params, data=body, timeout=120)
+                answer = session.post(url, params=params, data=body, headers=headers,
+                                      timeout=120)
                 if answer.status_code >= 300:
                     failures.append(f"HTTP {answer.status_code}: {answer.text[:200]}")
 
@@ -136,7 +139,8 @@ def compare(target: Target, count: int, workdir: Path, repeats: int) -> dict[str
     for repeat in range(repeats):
         base_hour, pusher_hour = 2 * repeat, 2 * repeat + 1
         bodies = encoded_bodies(count, base_hour)
-        best_base = min(best_base, post_all(target.write_url, target.params, bodies))
+        best_base = min(best_base, post_all(target.write_url, target.params, bodies,
+                                            target.headers))
         del bodies
         check_stored(target, "baseline", base_hour, count)
         config = write_config(workdir / f"{target.name}-{repeat}", target.influx_toml, count)
@@ -162,7 +166,7 @@ def gzip_variant(target: Target, count: int, workdir: Path, repeats: int) -> dic
 
 
 def check_stored(target: Target, who: str, hour: int, count: int, wait: float = 30.0) -> None:
-    """Every point is readable back; polls, since VictoriaMetrics indexes in the background."""
+    """Every point is readable back (polls, in case the server indexes in the background)."""
     deadline = time.monotonic() + wait
     while (stored := target.count_points(who, hour)) != count and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -197,19 +201,21 @@ def influxdb1_target(server: Any, database: str = "bench") -> Target:
                   f'url = "{server.url}"\napi = "v1"\ndatabase = "{database}"', count_points)
 
 
-def victoria_target(server: Any) -> Target:
-    """VictoriaMetrics through /api/v2/write (the v2 writer, influxdb-client)."""
+def influxdb2_target(server: Any, bucket: str = "bench") -> Target:
+    """InfluxDB 2.x through /api/v2/write (the v2 writer, influxdb-client)."""
+    if bucket not in server.buckets():
+        server.create_bucket(bucket)
 
     def count_points(_label: str, hour: int) -> int:
-        _start, end = _hour_range(hour)
-        requests.get(f"{server.url}/internal/force_flush", timeout=30).raise_for_status()
-        answer = requests.get(f"{server.url}/api/v1/query", timeout=60, params={
-            "query": "sum(count_over_time(bench_value[3600s]))", "time": str(end - 1)})
-        answer.raise_for_status()
-        result = answer.json()["data"]["result"]
-        return int(float(result[0]["value"][1])) if result else 0
+        start, end = (datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                      for t in _hour_range(hour))
+        rows = server.flux(f'from(bucket: "{bucket}") |> range(start: {start}, stop: {end})'
+                           ' |> filter(fn: (r) => r._measurement == "bench" and '
+                           'r._field == "value") |> group() |> count()')
+        return int(rows[0]["_value"]) if rows else 0
 
-    params = {"org": "bench", "bucket": "bench", "precision": "s"}
-    toml = (f'url = "{server.url}"\napi = "v2"\norg = "bench"\nbucket = "bench"\n'
-            'token = "bench-token"')
-    return Target("victoria", f"{server.url}/api/v2/write", params, toml, count_points)
+    params = {"org": server.org, "bucket": bucket, "precision": "s"}
+    toml = (f'url = "{server.url}"\napi = "v2"\norg = "{server.org}"\nbucket = "{bucket}"\n'
+            f'token = "{server.token}"')
+    return Target("influxdb2", f"{server.url}/api/v2/write", params, toml, count_points,
+                  {"Authorization": f"Token {server.token}"})

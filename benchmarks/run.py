@@ -16,14 +16,15 @@ from benchmarks.push import (
     compare,
     gzip_variant,
     influxdb1_target,
+    influxdb2_target,
     peak_rss,
-    victoria_target,
 )
 from benchmarks.report import Figure, machine, render_markdown, render_table
 from benchmarks.startup import heavy_imports, startup_figure
 
 sys.path.insert(0, str(ROOT / "tests"))
-from servers import InfluxDB1, VictoriaMetrics  # tests/ is not a package: put on the path above
+from server_influxdb2 import InfluxDB2  # tests/ is not a package: put on the path above
+from servers import InfluxDB1
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,8 @@ def encode_figures(sizes: Sizes) -> list[Figure]:
 
 def push_figures(sizes: Sizes, workdir: Path) -> list[Figure]:
     figures = []
-    with InfluxDB1(workdir / "influxdb1") as influx, VictoriaMetrics(workdir / "vm") as vm:
-        for target, writer in ((influxdb1_target(influx), "v1"), (victoria_target(vm), "v2")):
+    with InfluxDB1(workdir / "influxdb1") as influx, InfluxDB2(workdir / "influxdb2") as v2:
+        for target, writer in ((influxdb1_target(influx), "v1"), (influxdb2_target(v2), "v2")):
             result = compare(target, sizes.push, workdir / "runs", sizes.repeats)
             figures.append(Figure(
                 f"pusher collect {sizes.push:,} readings, {writer} writer -> {target.name}",

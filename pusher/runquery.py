@@ -38,7 +38,7 @@ class RunQuery:
                 rows = self._flux(
                     f'{self._runs(granularity, "0", source)}'
                     '  |> filter(fn: (r) => r._field == "watermark")\n'
-                    "  |> group()\n  |> last()\n")
+                    "  |> group()\n  |> last()\n", self.influx.bucket_for(granularity))
                 rows = [{"watermark": row.get("_value")} for row in rows]
             if not rows or rows[-1].get("watermark") in (None, ""):
                 return None
@@ -56,7 +56,8 @@ class RunQuery:
             rows = self._flux(
                 f"{self._runs(granularity, LAST_RUN_LOOKBACK, source)}"
                 '  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")\n'
-                '  |> group()\n  |> sort(columns: ["_time"])\n  |> tail(n: 1)\n')
+                '  |> group()\n  |> sort(columns: ["_time"])\n  |> tail(n: 1)\n',
+                self.influx.bucket_for(granularity))
             rows = [row | {"time": _rfc3339(row.get("_time"))} for row in rows]
         if not rows:
             return None
@@ -82,7 +83,7 @@ class RunQuery:
         influx = self.influx
         auth = (influx.username, influx.password) if influx.username else None
         url = f"{influx.url.rstrip('/')}/query"
-        response = self._answer(url, lambda http: http.get(
+        response = self._answer(url, None, lambda http: http.get(
             url, auth=auth, timeout=influx.timeout, verify=influx.verify_ssl,
             params={"db": influx.database, "q": query, "epoch": "s"}))
         try:
@@ -94,10 +95,10 @@ class RunQuery:
         except (ValueError, AttributeError, LookupError, TypeError):
             raise PusherError(_not_influx(url, response, "query")) from None
 
-    def _flux(self, query: str) -> list[dict[str, Any]]:
+    def _flux(self, query: str, bucket: str) -> list[dict[str, Any]]:
         influx = self.influx
         url = f"{influx.url.rstrip('/')}/api/v2/query"
-        response = self._answer(url, lambda http: http.post(
+        response = self._answer(url, bucket, lambda http: http.post(
             url, params={"org": influx.org},
             headers={"Authorization": f"Token {influx.token}", "Accept": "application/csv",
                      "Content-Type": "application/json"},
@@ -112,15 +113,28 @@ class RunQuery:
         except csv.Error:
             raise PusherError(_not_influx(url, response, "Flux query")) from None
 
-    def _answer(self, url: str, send: Any) -> requests.Response:
+    def _answer(self, url: str, bucket: str | None, send: Any) -> requests.Response:
         try:
             response: requests.Response = send(self.session or requests.Session())
         except requests.RequestException as exc:
             raise PusherError(f"InfluxDB at {url} unreachable ({cause_name(exc)})") from None
-        if response.status_code >= 300:
-            raise PusherError(f"InfluxDB at {url} answered HTTP {response.status_code}: "
-                              f"{one_line(response.text or response.reason or '')}")
-        return response
+        if response.status_code < 300:
+            return response
+        text = server_message(response)
+        # 2.x answers a bucket the token may not read exactly as a bucket that is not there.
+        if bucket is not None and response.status_code == 404 and "could not find bucket" in text:
+            raise PusherError(f"the token may not read bucket {bucket!r} (or there is no such "
+                              "bucket): pusher reads its run records there (docs/operations.md,"
+                              ' "Tokens")')
+        raise PusherError(f"InfluxDB at {url} answered HTTP {response.status_code}: {text}")
+
+
+def server_message(response: requests.Response) -> str:
+    """2.x says why in JSON's `message`; anything else is its body (or reason), on one line."""
+    try:
+        return one_line(str(response.json()["message"]))
+    except (ValueError, KeyError, TypeError):
+        return one_line(response.text or response.reason or "")
 
 
 def _not_influx(url: str, response: requests.Response, api: str) -> str:

@@ -7,7 +7,7 @@ are loaded and their options checked, and the line says reaching them was not tr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +15,7 @@ import requests
 
 from pusher.config import Config, InfluxConfig
 from pusher.errors import ConfigError
+from pusher.influx_access import Grant, bucket_grants, check_access, least_privilege
 from pusher.sources import check_options, load_source
 
 
@@ -29,8 +30,7 @@ class Check:
         return f"{'ok  ' if self.ok else 'FAIL'} {self.subject}: {self.message}"
 
 
-def validate(config: Config, influx_check: Callable[[InfluxConfig], str] | None = None
-             ) -> Iterator[Check]:
+def validate(config: Config) -> Iterator[Check]:
     """One Check for the config, each enabled source, and InfluxDB."""
     yield Check("config", True, f"{config.path}: {len(config.sources)} sources")
     for name, spec in config.sources.items():
@@ -38,12 +38,17 @@ def validate(config: Config, influx_check: Callable[[InfluxConfig], str] | None 
             yield check_source(config, name)
         else:
             yield Check(f"source {name}", True, "disabled, not checked")
+    yield check_target(config)
+
+
+def check_target(config: Config, session: requests.Session | None = None) -> Check:
+    """InfluxDB reachable, and the credentials may do what collect does (no more)."""
+    subject = f"influx {config.influx.url}"
     try:
-        message = (influx_check or check_influx)(config.influx)
+        return Check(subject, True, check_influx(config.influx, session,
+                                                 least_privilege(config)))
     except Exception as exc:
-        yield Check(f"influx {config.influx.url}", False, _reason(exc))
-    else:
-        yield Check(f"influx {config.influx.url}", True, message)
+        return Check(subject, False, _reason(exc))
 
 
 def check_source(config: Config, name: str) -> Check:
@@ -64,12 +69,16 @@ def check_source(config: Config, name: str) -> Check:
         return Check(subject, False, _reason(exc))
 
 
-def check_influx(influx: InfluxConfig, session: requests.Session | None = None) -> str:
-    """Reach InfluxDB and prove the credentials work and the destinations exist."""
+def check_influx(influx: InfluxConfig, session: requests.Session | None = None,
+                 grants: Sequence[Grant] = ()) -> str:
+    """Reach InfluxDB and prove the credentials work where points go; on 2.x, that the token
+    has `grants` (default: collect's on the hourly bucket). Raises on any problem."""
     http = session or requests.Session()
     http.verify = influx.verify_ssl
     base = influx.url.rstrip("/")
-    return (_check_v1 if influx.api == "v1" else _check_v2)(http, base, influx)
+    if influx.api == "v1":
+        return _check_v1(http, base, influx)
+    return _check_v2(http, base, influx, grants or bucket_grants(influx.bucket))
 
 
 def _check_v1(http: requests.Session, base: str, influx: InfluxConfig) -> str:
@@ -96,22 +105,16 @@ def _check_v1(http: requests.Session, base: str, influx: InfluxConfig) -> str:
             f"{', '.join(sorted(wanted)) or 'default'} present")
 
 
-def _check_v2(http: requests.Session, base: str, influx: InfluxConfig) -> str:
+def _check_v2(http: requests.Session, base: str, influx: InfluxConfig,
+              grants: Sequence[Grant]) -> str:
     health = _json(http.get(f"{base}/health", timeout=influx.timeout))
     if health.get("status") != "pass":
         raise RuntimeError(f"/health says {health.get('status', 'nothing')}: "
                            f"{health.get('message', '')}")
-    found = []
-    for bucket in dict.fromkeys([influx.bucket_for("hourly"), influx.bucket_for("daily")]):
-        # The buckets API needs a valid token, and finds the bucket by name within the org.
-        answer = http.get(f"{base}/api/v2/buckets", timeout=influx.timeout,
-                          params={"name": bucket, "org": influx.org},
-                          headers={"Authorization": f"Token {influx.token}"})
-        listed = _json(answer).get("buckets")
-        if not listed:
-            raise RuntimeError(f"no bucket {bucket!r} in org {influx.org!r}")
-        found.append(bucket)
-    return f"InfluxDB {health.get('version', '?')}, buckets {', '.join(found)} present"
+    if problems := check_access(http, influx, grants):
+        raise RuntimeError("; ".join(problems))
+    allowed = ", ".join(str(g) for g in grants)
+    return f"InfluxDB {health.get('version', '?')}, org {influx.org!r}: the token may {allowed}"
 
 
 def _json(response: requests.Response) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what pusher needs on Debian 12 (bookworm) with Python >= 3.11, idempotently.
 #   scripts/install.sh demo   the demo's servers (InfluxDB 1.x, Prometheus) and the venv
-#   scripts/install.sh test   also the test servers (VictoriaMetrics, PostgreSQL, InfluxDB
-#                             2.x built from its Go module by scripts/influxd2.sh, cached) and
-#                             Node's Flux validator
+#   scripts/install.sh test   also the test servers (PostgreSQL, InfluxDB 2.x built from its
+#                             Go module by scripts/influxd2.sh, cached) and Node's Flux
+#                             validator
 set -euo pipefail
 mode="${1:-demo}"
 cd "$(dirname "$0")/.."
@@ -13,8 +13,8 @@ sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 packages=(influxdb prometheus)
 commands=(influxd prometheus)
 if [ "$mode" = test ]; then
-    packages+=(victoria-metrics postgresql nodejs npm)
-    commands+=(victoria-metrics /usr/lib/postgresql/15/bin/initdb node npm)
+    packages+=(postgresql nodejs npm)
+    commands+=(/usr/lib/postgresql/15/bin/initdb node npm)
 fi
 python="${PYTHON:-python3}"
 "$python" -c 'import sys; assert sys.version_info >= (3, 11), sys.version' \

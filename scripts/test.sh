@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs, lints, type-checks, then runs pytest,
-# whose fixtures start real InfluxDB, VictoriaMetrics, Prometheus and PostgreSQL servers
+# whose fixtures start real InfluxDB 1.x and 2.x, Prometheus and PostgreSQL servers
 # on free loopback ports. Extra arguments go to pytest (e.g. -k spool -x).
 set -euo pipefail
 cd "$(dirname "$0")/.."

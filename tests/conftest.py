@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from server_influxdb2 import InfluxDB2
-from servers import InfluxDB1, PostgreSQL, Prometheus, VictoriaMetrics
+from servers import InfluxDB1, PostgreSQL, Prometheus
 
 # Servers start lazily: a session pays only for the ones its tests ask for, and `with`
 # stops them (and cleans up) even when the session fails.
@@ -21,12 +21,6 @@ def influxdb1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxDB1]:
 @pytest.fixture(scope="session")
 def influxdb2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxDB2]:
     with InfluxDB2(tmp_path_factory.mktemp("influxdb2")) as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def victoria(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VictoriaMetrics]:
-    with VictoriaMetrics(tmp_path_factory.mktemp("victoria")) as server:
         yield server
 
 

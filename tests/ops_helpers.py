@@ -28,6 +28,28 @@ retries = 0
     return path
 
 
+def write_v2_config(tmp_path: Path, influx_url: str, bucket: str, token: str, sources: str,
+                    extra: str = "") -> Path:
+    """tmp_path/pusher.toml for InfluxDB 2.x, org `acme` (the influxdb2 fixture's)."""
+    path = tmp_path / "pusher.toml"
+    path.write_text(f"""
+[pusher]
+state_dir = "state"
+timezone = "UTC"
+
+[influx]
+url = "{influx_url}"
+api = "v2"
+org = "acme"
+token = "{token}"
+bucket = "{bucket}"
+retries = 0
+{extra}
+{sources}
+""")
+    return path
+
+
 def grid_source(name: str = "grid", series: int = 5, extra: str = "") -> str:
     return f"""
 [sources.{name}]

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import ops_helpers
+
 from pusher import Reading
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -110,28 +112,15 @@ callable = "rollups_helpers:hourly"
 
 def write_v2_config(path: Path, url: str, token: str, bucket: str, events: str = "sum",
                     hourly_retention: str = "30d", measurements: str | None = None) -> Path:
-    """A 2.x config: hourly points in `bucket`, daily ones in `bucket`_daily; tasks every
-    hour (tests start their runs through the tasks API instead of waiting for them)."""
+    """A 2.x config at `path`: hourly points in `bucket`, daily ones in `bucket`_daily; tasks
+    every hour (tests start their runs through the tasks API instead of waiting for them)."""
     rollups = ROLLUPS_TOML.format(events=events, hourly_retention=hourly_retention,
                                   every="1h")
     if measurements is not None:
         rollups = rollups[:rollups.index("[rollups.measurements]")] + measurements
-    path.write_text(f"""
-[pusher]
-state_dir = "state"
-timezone = "UTC"
-
-[influx]
-url = "{url}"
-api = "v2"
-org = "acme"
-token = "{token}"
-bucket = "{bucket}"
-daily_bucket = "{bucket}_daily"
-precision = "s"
-retries = 0
-""" + SOURCES_TOML + rollups)
-    return path
+    written = ops_helpers.write_v2_config(path.parent, url, bucket, token, SOURCES_TOML + rollups,
+                                          extra=f'daily_bucket = "{bucket}_daily"')
+    return written if written == path else written.rename(path)
 
 
 def fresh_name() -> str:

@@ -1,4 +1,4 @@
-"""Real InfluxDB 1.x, VictoriaMetrics, Prometheus and PostgreSQL servers for tests."""
+"""Real InfluxDB 1.x, Prometheus and PostgreSQL servers for tests (2.x: server_influxdb2.py)."""
 
 import contextlib
 import glob
@@ -323,42 +323,6 @@ bind-address = "127.0.0.1:{self.rpc_port}"
 def quote_ident(name: str) -> str:
     """Quote an InfluxQL identifier."""
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-class VictoriaMetrics(_Server):
-    """VictoriaMetrics single node: a stand-in for the InfluxDB 2.x write API."""
-
-    name = "victoria-metrics"
-    ready_path = "/health"
-
-    def __init__(self, base_dir: Path, ready_timeout: float = 30.0) -> None:
-        super().__init__(base_dir, ready_timeout)
-        self.binary = find_binary(
-            "victoria-metrics", "PUSHER_TEST_VICTORIA_METRICS", "victoria-metrics"
-        )
-
-    def _command(self) -> list[str]:
-        return [
-            self.binary,
-            f"-storageDataPath={self.data_dir}",
-            f"-httpListenAddr=127.0.0.1:{self.port}",
-            # The default one-month retention silently drops older points (still 204),
-            # which would hide backfills of fixed historic windows.
-            "-retentionPeriod=100y",
-            # Make points visible to queries at once instead of after 30s / from cache.
-            "-search.latencyOffset=0s",
-            "-search.disableCache",
-        ]
-
-    def export(self, match: str = '{__name__!=""}') -> list[dict[str, Any]]:
-        """Return every series matching the selector as {metric, values, timestamps}."""
-        # Fresh writes sit in an in-memory buffer for up to a second before they are
-        # searchable; force_flush makes them visible now.
-        requests.get(f"{self.url}/internal/force_flush", timeout=30).raise_for_status()
-        resp = requests.get(f"{self.url}/api/v1/export", params={"match[]": match}, timeout=30)
-        if not resp.ok:
-            raise QueryError(f"export {match!r} -> HTTP {resp.status_code}: {resp.text}")
-        return [json.loads(line) for line in resp.text.splitlines() if line.strip()]
 
 
 class Prometheus(_Server):

@@ -4,7 +4,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from servers import InfluxDB1, VictoriaMetrics
+from server_influxdb2 import InfluxDB2
+from servers import InfluxDB1
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `benchmarks` is a top-level directory, not installed
@@ -12,7 +13,12 @@ if str(ROOT) not in sys.path:  # `benchmarks` is a top-level directory, not inst
 
 from benchmarks.encode import encode_figure  # noqa: E402
 from benchmarks.prom import prometheus_figure  # noqa: E402
-from benchmarks.push import compare, influxdb1_target, peak_rss, victoria_target  # noqa: E402
+from benchmarks.push import (  # noqa: E402
+    compare,
+    influxdb1_target,
+    influxdb2_target,
+    peak_rss,
+)
 from benchmarks.report import Figure, render_markdown, render_table  # noqa: E402
 from benchmarks.startup import heavy_imports  # noqa: E402
 
@@ -23,14 +29,14 @@ def test_encoders_agree_and_are_all_timed():
     assert set(took) == {"pusher", "reference", "point"} and all(v > 0 for v in took.values())
 
 
-@pytest.mark.parametrize("server", ["influxdb1", "victoria"])
+@pytest.mark.parametrize("server", ["influxdb1", "influxdb2"])
 def test_end_to_end_stores_every_point(server, request, tmp_path):
     if server == "influxdb1":
         influx: InfluxDB1 = request.getfixturevalue("influxdb1")
         target = influxdb1_target(influx, request.getfixturevalue("influx_db"))
     else:
-        victoria: VictoriaMetrics = request.getfixturevalue("victoria")
-        target = victoria_target(victoria)
+        influx2: InfluxDB2 = request.getfixturevalue("influxdb2")
+        target = influxdb2_target(influx2, request.getfixturevalue("influx_bucket"))
     # compare() raises unless baseline and pusher each stored exactly 3,000 points.
     result = compare(target, 3_000, tmp_path, repeats=1)
     assert "readings=3000 written=3000 refused=0 [done]" in result["summary"]

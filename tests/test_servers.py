@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 import requests
-from servers import InfluxDB1, PostgreSQL, Prometheus, QueryError, VictoriaMetrics
+from servers import InfluxDB1, PostgreSQL, Prometheus, QueryError
 
 
 def test_influxdb1_stores_a_written_line(influxdb1: InfluxDB1, influx_db: str) -> None:
@@ -46,26 +46,6 @@ def test_influxdb1_keeps_port_and_data_across_restart(influxdb1: InfluxDB1, infl
     assert (influxdb1.port, influxdb1.running) == (port, True)
     assert influxdb1.pid != pid
     assert [row["value"] for row in influxdb1.select("SELECT * FROM probe", influx_db)] == [1]
-
-
-def test_victoria_accepts_v2_writes_and_exports_them(victoria: VictoriaMetrics) -> None:
-    measurement = f"m{uuid.uuid4().hex[:8]}"
-    lines = f"{measurement},granularity=daily f=1.5,g=2i 1700000000\n"
-    resp = requests.post(
-        f"{victoria.url}/api/v2/write",
-        params={"org": "any", "bucket": "any", "precision": "s"},
-        data=lines,
-        timeout=10,
-    )
-    assert resp.status_code == 204, resp.text
-
-    series = victoria.export(f'{{__name__=~"{measurement}_.*"}}')
-
-    by_name = sorted(series, key=lambda s: s["metric"]["__name__"])
-    assert [(s["metric"], s["values"], s["timestamps"]) for s in by_name] == [
-        ({"__name__": f"{measurement}_f", "granularity": "daily"}, [1.5], [1700000000000]),
-        ({"__name__": f"{measurement}_g", "granularity": "daily"}, [2], [1700000000000]),
-    ]
 
 
 def test_prometheus_scrapes_itself(prometheus: Prometheus) -> None:

@@ -1,15 +1,7 @@
 """`pusher validate`: one line per check, against the real InfluxDB and Prometheus."""
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-import pytest
-from ops_helpers import pusher, write_config
+from ops_helpers import pusher, write_config, write_v2_config
 from servers import free_port
-
-from pusher.config import InfluxConfig
-from pusher.validate import check_influx
 
 
 def prometheus_source(url: str) -> str:
@@ -67,56 +59,76 @@ def test_an_unknown_source_type_is_a_config_problem_exit_2(tmp_path, influxdb1, 
     assert "unknown source type 'nope'" in result.stdout
 
 
-class _V2(BaseHTTPRequestHandler):
-    seen: list = []
-    token = "good"
+# --- InfluxDB 2.x: the token's least privilege, on the real server -------------------------
 
-    def do_GET(self):
-        self.seen.append((self.path, self.headers.get("Authorization")))
-        if self.path == "/health":
-            self._json(200, {"status": "pass", "version": "v2.7.4"})
-        elif self.headers.get("Authorization") != f"Token {self.token}":
-            self._json(401, {"code": "unauthorized", "message": "unauthorized access"})
-        elif "name=pusher_daily" in self.path:
-            self._json(200, {"buckets": []})
-        else:
-            self._json(200, {"buckets": [{"name": "pusher"}]})
-
-    def _json(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+DAILY = ('[sources.daily]\ntype = "python"\ncallable = "ops_readers:grid"\n'
+         'granularity = "daily"\n')
 
 
-@pytest.fixture
-def v2_server():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _V2)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    _V2.seen = []
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+def influx_line(result) -> str:
+    (line,) = [x for x in result.stdout.splitlines() if x[5:].startswith("influx ")]
+    return line
 
 
-def test_v2_checks_health_then_each_bucket_with_the_token(v2_server):
-    influx = InfluxConfig(url=v2_server, api="v2", org="acme", token="good")
-    assert check_influx(influx) == "InfluxDB v2.7.4, buckets pusher present"
-    assert _V2.seen == [("/health", None),
-                        ("/api/v2/buckets?name=pusher&org=acme", "Token good")]
+def v2_validate(tmp_path, influxdb2, bucket, token, sources=PYTHON, extra=""):
+    return pusher("validate", config=write_v2_config(tmp_path, influxdb2.url, bucket, token,
+                                                     sources, extra))
 
 
-def test_v2_bad_token_and_missing_bucket_are_failures(v2_server):
-    with pytest.raises(RuntimeError, match="HTTP 401: credentials refused"):
-        check_influx(InfluxConfig(url=v2_server, api="v2", org="acme", token="bad"))
-    daily = InfluxConfig(url=v2_server, api="v2", org="acme", token="good",
-                         daily_bucket="pusher_daily")
-    with pytest.raises(RuntimeError, match="no bucket 'pusher_daily' in org 'acme'"):
-        check_influx(daily)
+def test_v2_a_least_privilege_token_passes(tmp_path, influxdb2, influx_bucket):
+    token = influxdb2.create_token([("write", "buckets", influx_bucket),
+                                    ("read", "buckets", influx_bucket)])
+    result = v2_validate(tmp_path, influxdb2, influx_bucket, token)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert influx_line(result) == (
+        f"ok   influx {influxdb2.url}: InfluxDB v2.7.12, org 'acme': the token may "
+        f"write bucket '{influx_bucket}', read bucket '{influx_bucket}'")
+    assert token not in result.stdout + result.stderr
+
+
+def test_v2_a_write_only_token_is_told_what_it_loses_not_that_the_bucket_is_missing(
+        tmp_path, influxdb2, influx_bucket):
+    token = influxdb2.create_token([("write", "buckets", influx_bucket)])
+    result = v2_validate(tmp_path, influxdb2, influx_bucket, token)
+    assert result.returncode == 1
+    assert influx_line(result) == (
+        f"FAIL influx {influxdb2.url}: the token may not read bucket '{influx_bucket}': "
+        "watermarks cannot be read back, so a run without its state directory (a CronJob "
+        "without a volume) does not catch up and `pusher status --from-influx` shows nothing")
+
+
+def test_v2_daily_sources_need_the_daily_bucket_too(tmp_path, influxdb2, influx_bucket):
+    daily = influx_bucket + "_daily"
+    influxdb2.create_bucket(daily)
+    token = influxdb2.create_token([("write", "buckets", influx_bucket),
+                                    ("read", "buckets", influx_bucket),
+                                    ("read", "buckets", daily)])
+    result = v2_validate(tmp_path, influxdb2, influx_bucket, token, PYTHON + DAILY,
+                         extra=f'daily_bucket = "{daily}"')
+    assert result.returncode == 1
+    assert influx_line(result).endswith(
+        f": the token may not write bucket '{daily}': the points of daily and their run "
+        "records cannot be written")
+
+
+def test_v2_a_missing_bucket_says_run_setup(tmp_path, influxdb2, influx_bucket):
+    result = v2_validate(tmp_path, influxdb2, influx_bucket, influxdb2.token, PYTHON + DAILY,
+                         extra='daily_bucket = "no_such_bucket"')
+    assert result.returncode == 1
+    assert influx_line(result).endswith(
+        ": no bucket 'no_such_bucket' in org 'acme': run `pusher setup`")
+
+
+def test_v2_a_bad_token_and_a_wrong_org_are_one_line_each(tmp_path, influxdb2, influx_bucket):
+    bad = v2_validate(tmp_path, influxdb2, influx_bucket, "not-a-token")
+    assert influx_line(bad).endswith(": HTTP 401: credentials refused (the token is not valid "
+                                     "here)")
+    config = write_v2_config(tmp_path, influxdb2.url, influx_bucket, influxdb2.token, PYTHON)
+    config.write_text(config.read_text().replace('org = "acme"', 'org = "acme-typo"'))
+    result = pusher("validate", config=config)
+    assert result.returncode == 1
+    assert influx_line(result).endswith(
+        ': organization name "acme-typo" not found ([influx] org)')
 
 
 def sql_source(name: str, url: str) -> str:

@@ -62,17 +62,52 @@ def test_unreachable_server():
         writer.post(b"m f=1i 1\n")
 
 
-def test_v2_writer_through_influxdb_client(victoria):
-    influx = InfluxConfig(url=victoria.url, api="v2", org="acme", bucket="b", token="t0ken",
-                          gzip=True)
-    writer = make_writer(influx)
+def v2(influxdb2, bucket: str, **kwargs) -> InfluxV2Writer:
+    writer = make_writer(InfluxConfig(url=influxdb2.url, api="v2", org="acme", bucket=bucket,
+                                      token=influxdb2.token, **kwargs))
     assert isinstance(writer, InfluxV2Writer)
-    writer.post(b"v2test,granularity=hourly,kind=a count=5i 1700000000\n")
+    return writer
+
+
+def stored(influxdb2, bucket: str) -> list[tuple[str, str, str, str]]:
+    rows = influxdb2.flux(f'from(bucket: "{bucket}") |> range(start: 0)')
+    return sorted((r["_time"], r["_measurement"], r["_field"], r["_value"]) for r in rows)
+
+
+def test_v2_writer_gzip_precision_and_the_daily_bucket(influxdb2, influx_bucket):
+    daily = influx_bucket + "_daily"
+    influxdb2.create_bucket(daily)
+    writer = v2(influxdb2, influx_bucket, gzip=True, precision="ms", daily_bucket=daily)
+    writer.post(b"v2test,granularity=hourly,kind=a count=5i 1700000000123\n")
+    writer.post(b"v2test,granularity=daily,kind=a count=7i 1700000000000\n", "daily")
     writer.close()
-    [series] = victoria.export('{__name__="v2test_count"}')
-    assert series["metric"] == {"__name__": "v2test_count", "granularity": "hourly", "kind": "a"}
-    assert series["values"] == [5]
-    assert series["timestamps"] == [1700000000000]
+    assert stored(influxdb2, influx_bucket) == [
+        ("2023-11-14T22:13:20.123Z", "v2test", "count", "5")]
+    assert stored(influxdb2, daily) == [("2023-11-14T22:13:20Z", "v2test", "count", "7")]
+
+
+def test_v2_bad_line_and_missing_bucket_are_server_answers_with_reason(influxdb2,
+                                                                      influx_bucket):
+    # The real 2.x is a validity oracle: it refuses what it cannot parse, with the reason.
+    with pytest.raises(ServerAnswer) as bad:
+        v2(influxdb2, influx_bucket).post(b"m f=1i 1\nm f= 2\n")
+    assert bad.value.status == 400 and "unable to parse" in bad.value.message
+    with pytest.raises(ServerAnswer) as missing:
+        v2(influxdb2, "no_such_bucket").post(b"m f=1i 1\n")
+    assert (missing.value.status, missing.value.message) == \
+        (404, 'bucket "no_such_bucket" not found')
+
+
+def test_v2_delivery_isolates_refused_lines_and_writes_the_rest(influxdb2, influx_bucket):
+    writer = v2(influxdb2, influx_bucket)
+    writer.post(b"m f=1i 1\n")
+    lines = [f"m,n={i} f={i}i 1" for i in range(10)]
+    lines[3] = 'm,n=3 f="text" 1'
+    outcome = Delivery(writer).send(lines)
+    assert outcome.written == 9
+    (line, reason), = outcome.refused or []
+    assert line == lines[3] and "field type conflict" in reason
+    assert len(stored(influxdb2, influx_bucket)) == 10  # the first point and the nine good ones
 
 
 def test_v2_writer_unreachable():
