@@ -16,8 +16,10 @@ from dashboards_helpers import EXAMPLE, GRANULARITIES, Schema, written_schema
 from flux_helpers import validate_flux, with_grafana_v
 
 from pusher.config import load_config
-from pusher.dashboards import ALERTING_FILE, BOARDS, DATASOURCE_UID, rendered_files
-from pusher.dashboards.grafana import BUCKET, DAILY_BUCKET
+from pusher.dashboards import ALERTING_FILE, BOARDS, DATASOURCE_UID, Catalog, render
+from pusher.dashboards.catalog import EXAMPLE_BUCKET as BUCKET
+from pusher.dashboards.catalog import EXAMPLE_DAILY_BUCKET as DAILY_BUCKET
+from pusher.dashboards.catalog import catalog_of
 
 ROOT = Path(__file__).resolve().parent.parent
 GRAFANA = ROOT / "grafana"
@@ -25,8 +27,12 @@ DATA_BOARDS = ("quality-of-service.json", "acquisition.json", "objects.json")
 BUCKETS = {"${bucket}": BUCKET, "${daily_bucket}": DAILY_BUCKET}
 
 
+def rendered_files() -> dict[str, str]:
+    return render().files
+
+
 def boards() -> dict[str, dict[str, Any]]:
-    return {name: build() for name, build in BOARDS.items()}
+    return {name: build(Catalog()) for name, build in BOARDS.items()}
 
 
 def alert_queries() -> list[str]:
@@ -50,24 +56,129 @@ def substituted(query: str, granularity: str) -> str:
 
 # --- rendered files ------------------------------------------------------------------------
 
-def test_committed_files_match_the_code():
-    stale = [name for name, text in rendered_files().items()
+EXAMPLE_V2 = ROOT / "examples" / "pusher-v2.toml"
+
+
+def test_committed_files_are_a_render_of_the_2x_example_config():
+    example = render(catalog_of(load_config(EXAMPLE_V2, env={"INFLUX_TOKEN": "unused"}))).files
+    stale = [name for name, text in example.items()
              if not (GRAFANA / name).is_file() or (GRAFANA / name).read_text() != text]
-    assert not stale, f"run `pusher dashboards render`: out of date: {stale}"
+    assert not stale, ("run `pusher -c examples/pusher-v2.toml dashboards render`: out of "
+                       f"date: {stale}")
+    assert example == rendered_files()  # without a config: the example's
+
+
+def test_render_without_a_config_is_the_examples_and_says_so(tmp_path):
+    result = run_pusher("dashboards", "render", "--out", str(tmp_path / "grafana"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[0] == (
+        "dashboards for the example config (no pusher.toml here): buckets pusher, "
+        "pusher_daily, days in Europe/Paris, every panel")
+    written = {p.relative_to(tmp_path / "grafana").as_posix(): p.read_text()
+               for p in (tmp_path / "grafana").rglob("*") if p.is_file()}
+    assert written == rendered_files()
+
+
+OTHER = """
+[pusher]
+timezone = "UTC"
+[influx]
+api = "v2"
+org = "acme"
+bucket = "metrics"
+daily_bucket = "metrics_1d"
+[sources.events]
+type = "sql"
+url = "sqlite:///website.sqlite"
+[[sources.events.queries]]
+sql = "SELECT kind, count(*) AS count FROM events GROUP BY kind"
+measurement = "events"
+tags = ["kind"]
+[[sources.events.queries]]
+sql = "SELECT stage, duration FROM event_timings"
+measurement = "timings"
+aggregate = { column = "duration", group_by = ["stage"], stats = ["count", "sum"] }
+[[sources.events.queries]]
+sql = "SELECT count(*) AS new_users, count(activated_at) AS activated FROM users"
+measurement = "signups"
+fields = ["new_users", "activated"]
+[rollups]
+timezone = "America/New_York"
+[rollups.measurements]
+events = { count = "sum" }
+"""
+
+
+def test_render_for_a_config_takes_its_buckets_time_zone_and_measurements(tmp_path):
+    (tmp_path / "pusher.toml").write_text(OTHER)
+    result = run_pusher("dashboards", "render", "--out", str(tmp_path / "grafana"),
+                        cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    notes = result.stderr.splitlines()
+    assert notes[0] == ("dashboards for pusher.toml: buckets metrics, metrics_1d, days in "
+                        "America/New_York")
+    assert "- quality-of-service.json: panel 'Crawler workers' left out: no source in the " \
+           "config declares 'workers'" in notes
+    assert "- quality-of-service.json: panel 'Stage timings p90 (hourly points)' left out: " \
+           "'timings' has no field 'p90' in the config" in notes
+    assert "- acquisition.json: panel 'Totals over the range' without some queries: no " \
+           "source in the config declares 'analytics'" in notes
+    grafana = tmp_path / "grafana"
+    qos = json.loads((grafana / "dashboards" / "quality-of-service.json").read_text())
+    assert [p["title"] for p in qos["panels"]] == ["Stage timings (mean)", "Events"]
+    constants = {v["name"]: v["query"] for v in qos["templating"]["list"]
+                 if v["type"] == "constant"}
+    assert constants == {"bucket": "metrics", "daily_bucket": "metrics_1d"}
+    for panel in qos["panels"]:
+        assert 'timezone.location(name: "America/New_York")' in panel["targets"][0]["query"]
+    totals = json.loads((grafana / "dashboards" / "acquisition.json").read_text())["panels"][0]
+    assert [t["refId"] for t in totals["targets"]] == ["A", "B"]
+    alerts = (grafana / ALERTING_FILE).read_text()
+    assert 'from(bucket: "metrics")' in alerts and 'from(bucket: "metrics_1d")' in alerts
+    assert 'bucket: "pusher' not in alerts
+
+
+def test_a_python_source_declares_what_its_callable_says(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "tests" / "plugins"))
+    config = tmp_path / "pusher.toml"
+    config.write_text('[influx]\napi = "v2"\norg = "acme"\n'
+                      '[sources.crawler]\ntype = "python"\ncallable = "demo_readers:workers"\n'
+                      'spider = "news"\n'
+                      '[sources.other]\ntype = "python"\ncallable = "demo_readers:counts"\n')
+    catalog = catalog_of(load_config(config))
+    assert catalog.missing("workers", ["active", "idle", "total"]) is None
+    assert catalog.missing("workers", ["busy"]) == \
+        "'workers' has no field 'busy' in the config"
+    assert catalog.missing("demo", ["value"]) == \
+        "no source in the config declares 'demo' (these sources do not declare theirs: other)"
+    left_out = render(catalog).left_out
+    assert not [note for note in left_out if "Crawler workers" in note]
+    assert "quality-of-service.json: panel 'Events' left out: no source in the config " \
+           "declares 'events' (these sources do not declare theirs: other)" in left_out
+
+
+def test_render_with_a_missing_config_file_is_a_config_error(tmp_path):
+    result = run_pusher("dashboards", "render", "--out", str(tmp_path),
+                        config=tmp_path / "nope.toml")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"pusher: error: {tmp_path / 'nope.toml'}: no such file (use --config or "
+        "$PUSHER_CONFIG)"]
 
 
 def test_render_writes_the_files_and_check_catches_a_hand_edit(tmp_path):
     out = tmp_path / "grafana"
-    assert run_pusher("dashboards", "render", "--out", str(out)).returncode == 0
+    assert run_pusher("dashboards", "render", "--out", str(out), cwd=tmp_path).returncode == 0
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == \
         sorted(rendered_files())
-    assert run_pusher("dashboards", "render", "--check", "--out", str(out)).returncode == 0
+    check = ("dashboards", "render", "--check", "--out", str(out))
+    assert run_pusher(*check, cwd=tmp_path).returncode == 0
     edited = out / "dashboards" / "objects.json"
     edited.write_text(edited.read_text().replace("Objects", "Things"))
-    result = run_pusher("dashboards", "render", "--check", "--out", str(out))
+    result = run_pusher(*check, cwd=tmp_path)
     assert result.returncode == 1
     assert "dashboards/objects.json" in result.stderr
-    assert run_pusher("dashboards", "render", "--out", str(out)).returncode == 0
+    assert run_pusher("dashboards", "render", "--out", str(out), cwd=tmp_path).returncode == 0
     assert edited.read_text() == rendered_files()["dashboards/objects.json"]
 
 
@@ -86,7 +197,7 @@ def test_the_validator_can_fail():
     good = substituted(dashboard_queries()[0], "hourly")
     results = validate_flux([good, good.replace("aggregateWindow", "aggregateWindw"),
                              good.replace("|> range(", "|> range(("),
-                             good.replace("v.windowPeriod", '"1h"')])
+                             good.replace("(every: every,", '(every: "1h",')])
     assert [ok for ok, _ in results] == [True, False, False, False]
     assert results[2][1]  # a syntax error comes with the parser's message
 

@@ -61,3 +61,11 @@ def _validate(options: dict[str, object]) -> None:
 
 
 worker_states.validate_options = _validate  # type: ignore[attr-defined]
+
+
+def _measurements(options: dict[str, object]) -> list[tuple[str, list[str]]]:
+    """What this source writes, for `pusher dashboards render`."""
+    return [(str(options.get("measurement", "workers")), ["active", "idle", "total"])]
+
+
+worker_states.measurements = _measurements  # type: ignore[attr-defined]

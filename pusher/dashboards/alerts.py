@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pusher.dashboards import flux
-from pusher.dashboards.grafana import BUCKET, DAILY_BUCKET, DATASOURCE_UID, Json
+from pusher.dashboards.catalog import Catalog
+from pusher.dashboards.grafana import DATASOURCE_UID, Json
 from pusher.dashboards.health import STALE_RATIO
 
 FOLDER = "pusher"
 GROUP = "pusher"
-# Grafana substitutes dashboard variables only in dashboards: rules get the bucket names.
-BUCKETS = {"${bucket}": BUCKET, "${daily_bucket}": DAILY_BUCKET}
 
 FAILING = flux.runs() + """runs
     |> filter(fn: (r) => r._field == "status")
@@ -32,8 +31,10 @@ REFUSED = flux.runs() + """runs
 """
 
 
-def _query(flux_text: str, seconds: int) -> Json:
-    for name, value in BUCKETS.items():
+def _query(flux_text: str, seconds: int, catalog: Catalog) -> Json:
+    # Grafana substitutes dashboard variables only in dashboards: rules name the buckets.
+    buckets = {"${bucket}": catalog.bucket, "${daily_bucket}": catalog.daily_bucket}
+    for name, value in buckets.items():
         flux_text = flux_text.replace(name, value)
     return {"refId": "A", "relativeTimeRange": {"from": seconds, "to": 0},
             "datasourceUid": DATASOURCE_UID,
@@ -48,12 +49,12 @@ def _expression(ref: str, model: Json) -> Json:
 
 
 def rule(uid: str, title: str, query: str, seconds: int, above: float, summary: str,
-         severity: str = "warning") -> Json:
+         catalog: Catalog, severity: str = "warning") -> Json:
     """Query A -> reduce B (last per source) -> threshold C (B > above): fires per source."""
     return {
         "uid": uid, "title": title, "condition": "C",
         "data": [
-            _query(query, seconds),
+            _query(query, seconds, catalog),
             _expression("B", {"type": "reduce", "expression": "A", "reducer": "last",
                               "settings": {"mode": "dropNN"}}),
             _expression("C", {"type": "threshold", "expression": "B", "conditions": [
@@ -65,16 +66,16 @@ def rule(uid: str, title: str, query: str, seconds: int, above: float, summary: 
     }
 
 
-def alerting() -> Json:
+def alerting(catalog: Catalog) -> Json:
     """The alerting provisioning document: one rule group, one folder."""
     return {"apiVersion": 1, "groups": [{
         "orgId": 1, "name": GROUP, "folder": FOLDER, "interval": "5m", "rules": [
             rule("pusher-source-failing", "pusher source failing", FAILING, 2 * 86400, 0.0,
-                 "The last run of {{ $labels.source }} failed.", "critical"),
+                 "The last run of {{ $labels.source }} failed.", catalog, "critical"),
             rule("pusher-source-stale", "pusher source stale", STALE, 30 * 86400,
                  STALE_RATIO, f"{{{{ $labels.source }}}} has had no successful run for more "
-                 f"than {STALE_RATIO:g} times its schedule."),
+                 f"than {STALE_RATIO:g} times its schedule.", catalog),
             rule("pusher-points-refused", "pusher points refused", REFUSED, 3 * 3600, 0.0,
                  "InfluxDB refused points of {{ $labels.source }} in the last 3 hours: see "
-                 "the dead-letter file."),
+                 "the dead-letter file.", catalog),
         ]}]}

@@ -1,19 +1,32 @@
 """Flux text for the dashboards and alert rules. Pure functions, no I/O.
 
-Grafana substitutes ${granularity}, ${bucket} and ${daily_bucket} (dashboard variables) and
-defines `v` (time range, window period) before it sends a query to InfluxDB.
+Grafana substitutes ${granularity}, ${bucket} and ${daily_bucket} (dashboard variables), then
+`v.timeRangeStart`, `v.timeRangeStop` and `v.windowPeriod` as text (RFC 3339 times and a Go
+duration such as "2h0m0s": pkg/tsdb/influxdb/flux/macros.go) before it sends a query.
+
+Windows of a day or more are aligned on local midnights of the rollups' time zone, as the
+daily points are: `aggregateWindow` aligns on UTC unless given a location, which would draw
+each daily value in the evening of the day before from 2 h windows on (Europe/Paris, winter).
+Daily points are never cut into windows shorter than a day (each one is a whole day).
+Shorter windows of hourly points stay on UTC: a location there would merge the hour that
+repeats when the clocks go back into one window.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
+from pusher.rollups.render import flux_string
 from pusher.runlog import RUN_MEASUREMENT
 
 # Hourly points in ${bucket}, daily ones in ${daily_bucket} (the data contract).
 HOURLY_BUCKET = '"${bucket}"'
 DAILY_BUCKET = '"${daily_bucket}"'
 PICKED_BUCKET = 'if "${granularity}" == "daily" then "${daily_bucket}" else "${bucket}"'
+# Whether a query reads daily points, by the bucket it reads (a Flux boolean expression).
+DAILY = {HOURLY_BUCKET: "false", DAILY_BUCKET: "true", PICKED_BUCKET: '"${granularity}" == "daily"'}
+DAY_NANOSECONDS = 86_400 * 10**9
 RANGE = "|> range(start: v.timeRangeStart, stop: v.timeRangeStop)"
 # InfluxDB 1.x continuous queries cannot tag rolled-up points: there the bucket
 # ("db/rp" in Flux) alone says which granularity a point has.
@@ -43,10 +56,33 @@ def select(measurement: str, fields: Sequence[str], bucket: str = PICKED_BUCKET,
     return lines
 
 
+def window_head(zone: str, daily: str) -> list[str]:
+    """The lines before a windowed query: its window period `every` and alignment `zone`."""
+    short = "int(v: v.windowPeriod) < day"
+    every = {"false": "v.windowPeriod", "true": f"if {short} then 1d else v.windowPeriod"}.get(
+        daily, f"if {daily} and {short} then 1d else v.windowPeriod")
+    return ['import "timezone"', "", f"day = {DAY_NANOSECONDS}  // nanoseconds",
+            f"every = {every}",
+            f"zone = if int(v: every) >= day then timezone.location(name: {flux_string(zone)}) "
+            "else timezone.utc", ""]
+
+
+_MEASUREMENT = re.compile(r'r\._measurement == "([^"]+)"')
+_FIELD = re.compile(r'r\._field == "([^"]+)"')
+
+
+def reads(query: str) -> tuple[str, set[str]]:
+    """The measurement and fields a query built here reads (as select() writes them)."""
+    measurements = set(_MEASUREMENT.findall(query))
+    if len(measurements) != 1:
+        raise ValueError(f"not one measurement in {query!r}")
+    return measurements.pop(), set(_FIELD.findall(query))
+
+
 def windowed(fn: str) -> str:
     """Points per window of the panel, stamped at the window start as pusher stamps them."""
-    return (f'    |> aggregateWindow(every: v.windowPeriod, fn: {fn}, createEmpty: false, '
-            f'timeSrc: "_start")')
+    return (f'    |> aggregateWindow(every: every, fn: {fn}, createEmpty: false, '
+            f'timeSrc: "_start", location: zone)')
 
 
 def named(expression: str) -> list[str]:
@@ -56,17 +92,19 @@ def named(expression: str) -> list[str]:
             '    |> group(columns: ["series"])']
 
 
-def series(measurement: str, fields: Sequence[str], fn: str, by: str = "r._field",
-           **head: str) -> str:
+def series(measurement: str, fields: Sequence[str], fn: str, by: str = "r._field", *,
+           zone: str, **head: str) -> str:
     """A plain time series per field (or per tag: by="r.kind") aggregated per window."""
-    return "\n".join([*select(measurement, fields, **head), windowed(fn), *named(by)])
+    return "\n".join([*window_head(zone, DAILY[head.get("bucket", PICKED_BUCKET)]),
+                      *select(measurement, fields, **head), windowed(fn), *named(by)])
 
 
-def ratio(measurement: str, numerator: str, denominator: str, by: str, scale: float = 1.0,
-          **head: str) -> str:
+def ratio(measurement: str, numerator: str, denominator: str, by: str, scale: float = 1.0, *,
+          zone: str, **head: str) -> str:
     """numerator / denominator of the window sums (timing means, activation rate)."""
     factor = f"{scale} * " if scale != 1.0 else ""
     return "\n".join([
+        *window_head(zone, DAILY[head.get("bucket", PICKED_BUCKET)]),
         *select(measurement, [numerator, denominator], **head), windowed("sum"),
         '    |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")',
         f"    |> filter(fn: (r) => r.{denominator} > 0)",
@@ -132,9 +170,9 @@ def health_table(numbers: Sequence[str], epochs: Sequence[str] = ()) -> str:
         f"stale: (nowSeconds - r.last_success) / r.interval, {kept}}}))\n")
 
 
-def per_source(field: str, fn: str) -> str:
+def per_source(field: str, fn: str, *, zone: str) -> str:
     """One series per source of a pusher_runs field, aggregated per window."""
-    return runs() + "\n".join([
+    return "\n".join(window_head(zone, "false")) + "\n" + runs() + "\n".join([
         "runs",
         f'    |> filter(fn: (r) => r._field == "{field}")',
         "    |> toFloat()",

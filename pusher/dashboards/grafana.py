@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pusher.dashboards.catalog import Catalog
+
 Json = dict[str, Any]
 
 DATASOURCE_UID = "pusher-influxdb"
 DATASOURCE: Json = {"type": "influxdb", "uid": DATASOURCE_UID}
 SCHEMA_VERSION = 39
-# The example config's buckets; each dashboard has them as variables a user can change.
-BUCKET, DAILY_BUCKET = "pusher", "pusher_daily"
 LEGEND_CALCS = ["min", "max", "mean", "lastNotNull", "sum"]
 SERIES_NAME = "${__field.labels.series}"  # every query names its series in a `series` column
 
@@ -102,19 +102,21 @@ def constant(name: str, value: str, description: str) -> Json:
             "skipUrlSync": False}
 
 
-def variables(granularity: str | None = "hourly") -> list[Json]:
-    """The granularity picker (starting at `granularity`; None: no picker) and the buckets."""
+def variables(catalog: Catalog, granularity: str | None = "hourly") -> list[Json]:
+    """The granularity picker (starting at `granularity`; None: no picker) and the buckets
+    (the config's; a user can change them in Grafana)."""
     found = [custom_variable("granularity", ["hourly", "daily"], "Granularity", granularity)] \
         if granularity else []
     return [
         *found,
-        constant("bucket", BUCKET, "InfluxDB bucket of the hourly points ([influx] bucket)"),
-        constant("daily_bucket", DAILY_BUCKET,
+        constant("bucket", catalog.bucket,
+                 "InfluxDB bucket of the hourly points ([influx] bucket)"),
+        constant("daily_bucket", catalog.daily_bucket,
                  "InfluxDB bucket of the daily points ([influx] daily_bucket)"),
     ]
 
 
-def dashboard(uid: str, title: str, panels: list[Json], description: str,
+def dashboard(uid: str, title: str, panels: list[Json], description: str, catalog: Catalog,
               granularity: str | None = "hourly", time_from: str = "now-7d") -> Json:
     """A whole dashboard; uid and title stay fixed so links and provisioning stay stable."""
     return {
@@ -123,5 +125,5 @@ def dashboard(uid: str, title: str, panels: list[Json], description: str,
         "time": {"from": time_from, "to": "now"}, "timezone": "browser", "refresh": "5m",
         "fiscalYearStartMonth": 0, "liveNow": False, "weekStart": "",
         "annotations": {"list": []}, "links": [],
-        "templating": {"list": variables(granularity)}, "panels": panels,
+        "templating": {"list": variables(catalog, granularity)}, "panels": panels,
     }

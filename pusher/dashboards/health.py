@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pusher.dashboards import flux
+from pusher.dashboards.catalog import Catalog
 from pusher.dashboards.grafana import (
     DATASOURCE,
     Json,
@@ -70,21 +71,23 @@ def sources_table() -> Json:
     }
 
 
-def pipeline_health() -> Json:
-    written = timeseries("Points written", [flux.per_source("written", "sum")], bars=True)
-    refused = timeseries("Points refused", [flux.per_source("refused", "sum")], bars=True,
-                         description="Refused by InfluxDB: in the dead-letter file.")
-    spooled = timeseries("Spool backlog", [flux.per_source("spooled", "last")],
+def pipeline_health(catalog: Catalog) -> Json:
+    zone = catalog.timezone
+    written = timeseries("Points written", [flux.per_source("written", "sum", zone=zone)],
+                         bars=True)
+    refused = timeseries("Points refused", [flux.per_source("refused", "sum", zone=zone)],
+                         bars=True, description="Refused by InfluxDB: in the dead-letter file.")
+    spooled = timeseries("Spool backlog", [flux.per_source("spooled", "last", zone=zone)],
                          calcs=["max", "lastNotNull"],
                          description="Points waiting in the spool after each run.")
-    lag = timeseries("Lag behind now", [flux.per_source("lag", "max")], unit="s",
+    lag = timeseries("Lag behind now", [flux.per_source("lag", "max", zone=zone)], unit="s",
                      calcs=["max", "lastNotNull"],
                      description="From a run's end back to its last completely written "
                                  "window.")
-    duration = timeseries("Run duration", [flux.per_source("duration", "max")], unit="s",
-                          calcs=["max", "mean", "lastNotNull"])
+    duration = timeseries("Run duration", [flux.per_source("duration", "max", zone=zone)],
+                          unit="s", calcs=["max", "mean", "lastNotNull"])
     return dashboard("pusher-health", "Pipeline health", layout([
         [(sources_table(), 24, 8)], [(written, 12, 8), (refused, 12, 8)],
         [(spooled, 8, 8), (lag, 8, 8), (duration, 8, 8)],
     ]), "pusher's own runs: status, staleness, points written and refused, spool backlog.",
-        granularity=None, time_from="now-2d")
+        catalog, granularity=None, time_from="now-2d")

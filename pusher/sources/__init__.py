@@ -6,7 +6,8 @@ jitter, timeout and enabled. It may carry a `validate_options(options)` attribut
 ValueError("key: problem") so that a bad config fails at start-up, not mid-run, and a
 `check(options) -> str` attribute for `pusher validate`: it reaches the source's system
 cheaply (a connection, SELECT 1, a status endpoint), returns a one-line description and
-raises on failure.
+raises on failure; and a `measurements(options)` attribute returning the (measurement, field
+names or None) pairs it writes, for `pusher dashboards render` (pusher/dashboards/catalog.py).
 """
 
 from __future__ import annotations

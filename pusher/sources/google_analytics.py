@@ -263,3 +263,11 @@ def _check(options: Mapping[str, Any]) -> str:
 
 
 google_analytics.check = _check  # type: ignore[attr-defined]
+
+
+def _measurements(options: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
+    """For `dashboards render`: the metrics are the fields."""
+    return [(options.get("measurement", "analytics"), list(options["metrics"]))]
+
+
+google_analytics.measurements = _measurements  # type: ignore[attr-defined]

@@ -117,3 +117,12 @@ def _check(options: Mapping[str, Any]) -> str:
 
 
 prometheus.check = _check  # type: ignore[attr-defined]
+
+
+def _measurements(options: Mapping[str, Any]) -> Iterator[tuple[str, list[str]]]:
+    """For `dashboards render`: each query's measurement and its one field."""
+    for spec in options["queries"]:
+        yield spec["measurement"], [spec.get("field", "value")]
+
+
+prometheus.measurements = _measurements  # type: ignore[attr-defined]

@@ -45,3 +45,14 @@ def _check(options: Mapping[str, Any]) -> str:
 
 
 python_callable.check = _check  # type: ignore[attr-defined]
+
+
+def _measurements(options: Mapping[str, Any]) -> Any:
+    """For `dashboards render`: what the callable's own `measurements` attribute says, or
+    None when it has none."""
+    declare = getattr(resolve(options["callable"]), "measurements", None)
+    rest = {k: v for k, v in options.items() if k != "callable"}
+    return declare(rest) if declare is not None else None
+
+
+python_callable.measurements = _measurements  # type: ignore[attr-defined]

@@ -248,3 +248,16 @@ def _check(options: Mapping[str, Any]) -> str:
 
 
 sql.check = _check  # type: ignore[attr-defined]
+
+
+def _measurements(options: Mapping[str, Any]) -> Iterator[tuple[str, list[str] | None]]:
+    """For `dashboards render`: each query's measurement; its fields when the config names
+    them (`fields`, or the statistics of `aggregate`), else None: they are the columns."""
+    for spec in options["queries"]:
+        if "aggregate" in spec:
+            yield spec["measurement"], list(spec["aggregate"].get("stats", DEFAULT_STATS))
+        else:
+            yield spec["measurement"], spec.get("fields")
+
+
+sql.measurements = _measurements  # type: ignore[attr-defined]

@@ -17,3 +17,11 @@ def with_bad(window):
 def broken(window):
     yield Reading("partial", {"v": 1})
     raise RuntimeError("the upstream API said no")
+
+
+def workers(window, spider="all"):
+    """A python source that says what it writes (for `pusher dashboards render`)."""
+    yield Reading("workers", {"active": 1, "idle": 2, "total": 3}, {"spider": spider})
+
+
+workers.measurements = lambda options: [("workers", ["active", "idle", "total"])]
