@@ -71,3 +71,8 @@ def hostile(window: Window, series: int = 30, hours: int = 6):
     for k in range(series):
         yield Reading("hostile", {"f": HOSTILE_VALUES[k % len(HOSTILE_VALUES)]},
                       {"id": f"{hour}-{k}", "label": HOSTILE_LABELS[k % len(HOSTILE_LABELS)]})
+
+
+def conflicting(window: Window):
+    """A point InfluxDB refuses: a string `count` where `events` has integers."""
+    yield Reading("events", {"count": "many"}, {"kind": "conflict"})
