@@ -3,6 +3,7 @@
 # version; prints the binary's path on stdout. A second run finds the cache and takes no time.
 #   bash scripts/influxd2.sh            build (or find) influxd v2.7.12, print its path
 #   bash scripts/influxd2.sh --check    print the path if cached or on PATH, else exit 1
+#   bash scripts/influxd2.sh --can-build  exit 0 if this machine has what a build needs
 # Needs Go >= 1.21 and cargo (libflux, Flux's engine, is Rust). The cache folder is
 # $PUSHER_INFLUXD_CACHE, else .local/influxd in this checkout (gitignored).
 # The source is the published Go module github.com/influxdata/influxdb/v2, never a clone.
@@ -22,10 +23,13 @@ if [ "${1:-}" = --check ]; then
     fi
     exit 1
 fi
-command -v go >/dev/null || { say "needs Go (>= 1.21) to build"; exit 1; }
+go_version=$(go env GOVERSION 2>/dev/null || echo none)
+go_minor=$(echo "$go_version" | sed -n 's/^go1\.\([0-9]*\).*/\1/p')
+[ "${go_minor:-0}" -ge 21 ] || { say "needs Go >= 1.21 to build (found: $go_version)"; exit 1; }
 command -v cargo >/dev/null || [ -x "$HOME/.cargo/bin/cargo" ] \
     || { say "needs cargo (rustup) to build libflux"; exit 1; }
 export PATH="$HOME/.cargo/bin:$PATH"
+[ "${1:-}" = --can-build ] && exit 0
 
 mkdir -p "$cache"
 work="$cache/build-$version"

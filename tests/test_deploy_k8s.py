@@ -116,6 +116,15 @@ def test_secrets_get_placeholders_and_plain_variables_their_defaults():
     assert secret == {"DB_URL": "postgresql://reader:pw@db/app", "INFLUX_TOKEN": "change-me"}
 
 
+def test_a_variable_only_the_replaced_state_dir_used_is_not_asked_for():
+    text = ('[pusher]\nstate_dir = "${LOCAL_STATE:-../state}"\n'
+            '[influx]\nurl = "${INFLUX_URL:-http://influx:8086}"\n')
+    files = render(text, "x.toml", Options(image="img:1"))
+    (env,) = [doc for docs in files.values() for doc in docs if doc["kind"] == "ConfigMap"
+              and "pusher.toml" not in doc["data"]]
+    assert env["data"] == {"INFLUX_URL": "http://influx:8086"}
+
+
 def test_state_dir_is_replaced_inserted_or_appended():
     replaced = with_state_dir('[pusher]\nstate_dir = "x"\n[influx]\nstate_dir_x = 1\n', "/s")
     assert tomllib.loads(replaced)["pusher"]["state_dir"] == "/s"

@@ -122,13 +122,14 @@ def _config_map(text: str, options: Options) -> Manifest:
 def _env_map(text: str, options: Options) -> Manifest:
     return {"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": _metadata(ENV_MAP, options, "config"),
-            "data": environment(text)[0]}
+            "data": environment(with_state_dir(text, STATE_DIR))[0]}
 
 
 def _secret(text: str, options: Options) -> Manifest:
+    # The variables of the config as mounted: the state_dir line is render's own.
     return {"apiVersion": "v1", "kind": "Secret",
             "metadata": _metadata(SECRET, options, "config"),
-            "type": "Opaque", "stringData": environment(text)[1]}
+            "type": "Opaque", "stringData": environment(with_state_dir(text, STATE_DIR))[1]}
 
 
 def _pod_spec(args: list[str]) -> Manifest:
