@@ -122,6 +122,8 @@ class Deliverer:
         counts.written += outcome.written
         counts.refused += len(refused)
         self.spool.ack(batch)
+        log.debug("%s: acknowledged %d points (%s)", batch.source, len(batch.lines),
+                  batch.path.name)
         self.health.acked = self.health.acked or bool(outcome.written)
         self.health.failing = 0
 

@@ -117,6 +117,7 @@ class InfluxSink:
 
     def _write(self, lines: list[str], granularity: str) -> None:
         batch = self.spool.put(self.source, lines, granularity)
+        log.debug("%s: spooled %d points (%s)", self.source, len(lines), batch.path.name)
         if self.health.down:
             self.counts.spooled += len(lines)
             return

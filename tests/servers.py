@@ -385,6 +385,20 @@ class Prometheus(_Server):
             time.sleep(POLL_INTERVAL * 4)
         return result
 
+    def wait_for_samples_this_hour(self, metric: str, count: int = 2,
+                                   timeout: float = 60.0) -> None:
+        """Poll until the elapsed part of the current hour holds `count` samples of `metric`:
+        what increase() over the current window needs (an hour's first scrape comes a few
+        seconds after it starts; if the hour turns meanwhile, the last one holds them)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            elapsed = int(time.time()) % 3600 + 1
+            if self.query(f"count_over_time({metric}[{elapsed}s]) >= {count}"):
+                return
+            if time.monotonic() > deadline:
+                raise self._fail(f"fewer than {count} samples of {metric} this hour")
+            time.sleep(POLL_INTERVAL * 4)
+
 
 class PostgreSQL(_Server):
     """A throw-away PostgreSQL cluster with one password-protected role and database."""

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -213,12 +211,8 @@ def test_no_variable_is_left_unsubstituted():
 
 @pytest.fixture(scope="module")
 def schema(prometheus, tmp_path_factory) -> Schema:
-    # increase() over the current window needs two samples in it: poll for a few, and step
-    # over the first seconds of an hour, when the current window is too short to hold them.
-    prometheus.wait_for_samples("count_over_time(prometheus_http_requests_total[1h]) > 3")
-    while datetime.now(UTC).replace(minute=0, second=0, microsecond=0) > \
-            datetime.now(UTC) - timedelta(seconds=10):
-        time.sleep(0.5)
+    # increase() over the current window needs two samples in it.
+    prometheus.wait_for_samples_this_hour("prometheus_http_requests_total")
     return written_schema(tmp_path_factory.mktemp("written"), prometheus.url)
 
 

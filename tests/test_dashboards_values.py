@@ -53,7 +53,7 @@ def filled(influxdb2, prometheus, tmp_path_factory) -> dict[str, Any]:
     database = tmp / "website.sqlite"
     made = run_pusher_script(ROOT / "examples" / "demo_data.py", str(database), "--days", "3")
     assert made.returncode == 0, made.stderr
-    prometheus.wait_for_samples("count_over_time(prometheus_http_requests_total[1h]) > 3")
+    prometheus.wait_for_samples_this_hour("prometheus_http_requests_total")
     env = {"INFLUX_URL": influxdb2.url, "INFLUX_TOKEN": influxdb2.token,
            "PROMETHEUS_URL": prometheus.url, "PUSHER_DEMO_DB": f"sqlite:///{database}"}
     for command in (["setup"], ["collect", "--all", "--since", "3d"],

@@ -182,19 +182,29 @@ def _runs(state: Path) -> dict:
 
 
 def test_pusher_run_for_real(tmp_path, influxdb1, influx_db):
+    gate = tmp_path / "gate"
+    gate.mkdir()
     sources = ('[sources.quick]\ntype = "python"\ncallable = "ops_readers:grid"\n'
                'schedule = "every 1s"\n'
                '[sources.stuck]\ntype = "python"\ncallable = "ops_readers:hang"\n'
-               'timeout = 2.0\n')
+               'timeout = 2.0\n'
+               f'[sources.held]\ntype = "python"\ncallable = "ops_readers:held"\n'
+               f'gate = "{gate}"\ntimeout = 600.0\n')
     config = write_config(tmp_path, influxdb1.url, influx_db, sources)
     state = tmp_path / "state"
     process = subprocess.Popen(command("run", config=config), env=environment(),
                                stderr=subprocess.PIPE, text=True)
     try:
+        _wait_for(lambda: (gate / "reached").exists(), "the held source to start")
+        # While one source is in flight, the other runs on its own schedule, again and again.
+        _wait_for(lambda: len(_runs_of(influxdb1, influx_db, "quick")) >= 2,
+                  "two runs of the quick source")
+        assert "held" not in _runs(state)
+        (gate / "go").touch()
+        _wait_for(lambda: _runs(state).get("held", {}).get("status") == "done",
+                  "the held source to finish")
         _wait_for(lambda: _runs(state).get("stuck", {}).get("status") == "failed",
                   "the hanging source to time out")
-        _wait_for(lambda: _runs(state).get("quick", {}).get("status") == "done",
-                  "the quick source to run")
         assert (state / "heartbeat").exists()
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=60)
@@ -205,7 +215,11 @@ def test_pusher_run_for_real(tmp_path, influxdb1, influx_db):
     assert "timed out after" in _runs(state)["stuck"]["error"]
     runs = influxdb1.select('SELECT "status", "ok" FROM "pusher_runs" GROUP BY "source"',
                             db=influx_db)
-    assert {r["source"] for r in runs} == {"quick", "stuck"}
+    assert {r["source"] for r in runs} == {"quick", "stuck", "held"}
     assert {r["status"] for r in runs if r["source"] == "stuck"} == {"failed"}
-    # While one source hung for 2 seconds, the other ran on its own schedule.
-    assert sum(1 for r in runs if r["source"] == "quick" and r["ok"] == 1) >= 2
+
+
+def _runs_of(influxdb1, database: str, source: str) -> list[dict]:
+    """The successful runs of `source` that InfluxDB has (each run writes one point)."""
+    return [r for r in influxdb1.select('SELECT "ok" FROM "pusher_runs" GROUP BY "source"',
+                                        db=database) if r["source"] == source and r["ok"] == 1]

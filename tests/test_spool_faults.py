@@ -1,5 +1,6 @@
 """Faults injected for real: InfluxDB stopped mid-run, pusher killed -9, a full spool."""
 
+import collections
 import random
 import re
 import signal
@@ -84,42 +85,61 @@ def assert_spool_files_whole(spool: Path) -> int:
     return lines
 
 
+# A progress event of a run (pusher -vv): a batch made durable in the spool, or
+# acknowledged by InfluxDB and removed from it.
+EVENT = re.compile(r"^pusher: DEBUG: grid: (spooled|acknowledged) \d+ points ")
+SERIES, BATCH = 500, 100
+
+
+def kill_at_event(config: Path, event: int) -> tuple[int, list[str]]:
+    """Run `collect grid` and SIGKILL it right after its `event`-th progress event; returns
+    its exit status (-9 when killed) and the last lines it wrote."""
+    process = subprocess.Popen(command("-vv", "collect", "grid", config=config),
+                               env=environment(), stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    seen, tail = 0, collections.deque(maxlen=15)
+    for line in process.stderr:
+        tail.append(line.rstrip())
+        seen += bool(EVENT.match(line))
+        if seen == event:
+            process.kill()
+            break
+    process.communicate(timeout=120)
+    return process.returncode, list(tail)
+
+
 @pytest.mark.slow
 def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path, own_influx, own_db):
-    series = 500
     config = write_config(tmp_path, own_influx.url, own_db,
-                          grid_source(series=series, extra="catchup_max = 200"),
-                          extra="batch_size = 100")
+                          grid_source(series=SERIES, extra="catchup_max = 200"),
+                          extra=f"batch_size = {BATCH}")
     state = tmp_path / "state"
-    first = int(datetime.now(UTC).timestamp()) // HOUR * HOUR - 160 * HOUR
+    first = int(datetime.now(UTC).timestamp()) // HOUR * HOUR - 80 * HOUR
     Watermarks(state).set("grid", datetime.fromtimestamp(first, UTC))
     rng = random.Random(20261128)
-    kills = 0
-    for _ in range(10):
-        process = subprocess.Popen(command("collect", "grid", config=config), env=environment(),
-                                   stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3, 1.2))  # start-up takes ~0.3s; a full run ~10s
-        if process.poll() is None:
-            process.kill()
-            kills += 1
-        process.wait()
+    for attempt in range(10):
+        mark = Watermarks(state).get("grid")
+        assert mark is not None
+        # The events this run will at least have: a spooled and an acknowledged one per
+        # batch of every window from the watermark to the current one. Kill at one of them.
+        windows = (int(datetime.now(UTC).timestamp()) - int(mark.timestamp())) // HOUR + 1
+        event = rng.randint(1, 2 * windows * SERIES // BATCH)
+        code, tail = kill_at_event(config, event)
+        assert code == -signal.SIGKILL, (attempt, event, "\n".join(tail))
         assert_spool_files_whole(state / "spool")
         # Whatever the watermark covers is in InfluxDB, whole, even before any flush.
         mark = Watermarks(state).get("grid")
         done = per_time(own_influx, own_db)
-        assert all(done.get(t) == series
+        assert all(done.get(t) == SERIES
                    for t in range(first, int(mark.timestamp()) if mark else first, HOUR))
-    assert kills >= 5  # most attempts were killed mid-run
-    started = time.monotonic()
     result = pusher("collect", "grid", config=config)
-    print(f"recovery run: {time.monotonic() - started:.1f}s, {kills} kills: {result.stderr}")
     assert result.returncode == 0, result.stderr
     assert not list((state / "spool").glob("*.lp"))
     done = per_time(own_influx, own_db)
     last = int(datetime.now(UTC).timestamp()) // HOUR * HOUR
     assert set(done) >= set(range(first, last, HOUR))
-    assert all(n == series for n in done.values())
-    assert count(own_influx, own_db) == series * len(done)
+    assert all(n == SERIES for n in done.values())
+    assert count(own_influx, own_db) == SERIES * len(done)
 
 
 def test_a_full_spool_is_a_clear_error_and_exit_1(tmp_path):

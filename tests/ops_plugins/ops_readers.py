@@ -23,6 +23,15 @@ def gated(window: Window, gate: str, at: str, series: int = 5):
     yield from grid(window, series)
 
 
+def held(window: Window, gate: str):
+    """In flight until the test says go: announces itself, then waits for a go file."""
+    directory = Path(gate)
+    (directory / "reached").touch()
+    while not (directory / "go").exists():
+        time.sleep(0.02)
+    yield Reading("held", {"v": 1})
+
+
 def hang(window: Window):
     """A source that never answers."""
     time.sleep(3600)
