@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import run_pusher
 from rollups_helpers import expected_daily, fresh_name, write_v2_config
+from servers import free_port
 
 from pusher.config import load_config, parse_config
 from pusher.errors import ConfigError
@@ -129,6 +130,15 @@ def test_setup_names_an_organization_that_does_not_exist(influxdb2, tmp_path):
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         "pusher: error: InfluxDB has no organization 'acme-typo' ([influx] org)"]
+
+
+def test_setup_against_a_server_that_is_not_there_is_one_line(tmp_path):
+    config = write_v2_config(tmp_path / "pusher.toml", f"http://127.0.0.1:{free_port()}",
+                             "t0ken", fresh_name())
+    result = run_pusher("setup", config=config)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "pusher: error: InfluxDB unreachable (read organization 'acme'): NewConnectionError"]
 
 
 def test_setup_needs_a_daily_bucket_of_its_own():
