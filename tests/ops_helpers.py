@@ -11,6 +11,19 @@ PLUGINS = str(Path(__file__).parent / "ops_plugins")
 
 def write_config(tmp_path: Path, influx_url: str, db: str, sources: str, extra: str = "",
                  pusher_extra: str = "") -> Path:
+    """tmp_path/pusher.toml for InfluxDB 1.x, database `db`."""
+    return _write(tmp_path, f'url = "{influx_url}"\napi = "v1"\ndatabase = "{db}"\n{extra}',
+                  sources, pusher_extra)
+
+
+def write_v2_config(tmp_path: Path, influx_url: str, bucket: str, token: str, sources: str,
+                    extra: str = "") -> Path:
+    """tmp_path/pusher.toml for InfluxDB 2.x, org `acme` (the influxdb2 fixture's)."""
+    return _write(tmp_path, f'url = "{influx_url}"\napi = "v2"\norg = "acme"\n'
+                            f'token = "{token}"\nbucket = "{bucket}"\n{extra}', sources)
+
+
+def _write(tmp_path: Path, influx: str, sources: str, pusher_extra: str = "") -> Path:
     path = tmp_path / "pusher.toml"
     path.write_text(f"""
 [pusher]
@@ -18,33 +31,8 @@ state_dir = "state"
 timezone = "UTC"
 {pusher_extra}
 [influx]
-url = "{influx_url}"
-api = "v1"
-database = "{db}"
+{influx}
 retries = 0
-{extra}
-{sources}
-""")
-    return path
-
-
-def write_v2_config(tmp_path: Path, influx_url: str, bucket: str, token: str, sources: str,
-                    extra: str = "") -> Path:
-    """tmp_path/pusher.toml for InfluxDB 2.x, org `acme` (the influxdb2 fixture's)."""
-    path = tmp_path / "pusher.toml"
-    path.write_text(f"""
-[pusher]
-state_dir = "state"
-timezone = "UTC"
-
-[influx]
-url = "{influx_url}"
-api = "v2"
-org = "acme"
-token = "{token}"
-bucket = "{bucket}"
-retries = 0
-{extra}
 {sources}
 """)
     return path
