@@ -39,6 +39,7 @@ trap 'status=$?; [ $status -eq 0 ] || { say "build failed, last lines of $log:";
 
 # A wrapper module pins the server's version; tools.go keeps the import for `go mod tidy`.
 say "resolving the Go module (log: $log)"
+resolve_start=$SECONDS
 (
     cd "$work"
     go mod init local/influxd
@@ -55,6 +56,8 @@ EOF
         github.com/nats-io/nats-streaming-server@v0.11.2=github.com/influxdata/nats-streaming-server@v0.11.3-0.20201112040610-c277f7560803
     go mod tidy
 ) >>"$log" 2>&1
+
+say "module resolved in $((SECONDS - resolve_start)) s" 2>&1 | tee -a "$log" >&2
 
 # influxdata's pkg-config builds libflux with cargo when the Go build asks for flux.pc.
 say "installing influxdata/pkg-config"
@@ -85,5 +88,5 @@ done
 wait "$build"
 mv "$binary.partial" "$binary"
 rm -rf "$work"
-say "built in $((SECONDS - start)) s: $binary"
+say "built in $((SECONDS - start)) s: $binary" 2>&1 | tee -a "$log" >&2
 echo "$binary"
