@@ -138,7 +138,7 @@ def test_setup_against_a_server_that_is_not_there_is_one_line(tmp_path):
     result = run_pusher("setup", config=config)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        "pusher: error: InfluxDB unreachable (read organization 'acme'): NewConnectionError"]
+        "pusher: error: InfluxDB unreachable (read organization 'acme'): ConnectionRefused"]
 
 
 def test_setup_needs_a_daily_bucket_of_its_own():

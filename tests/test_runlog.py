@@ -1,6 +1,5 @@
 """Watermarks, catch-up after downtime, pusher_runs points and `pusher status`."""
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import requests
