@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pusher.errors import ConfigError
 from pusher.lineprotocol import PRECISIONS
+from pusher.overrides import OVERRIDES_VAR, overridden
 from pusher.reading import Granularity
 from pusher.rollups.config import RollupsConfig, parse_rollups
 from pusher.schedules import parse_schedule
@@ -115,8 +116,12 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str], path: Path | N
                  ) -> Config:
     file = str(path) if path else "<config>"
     secrets: set[str] = set()
-    data = _substitute_all(data, env, secrets, file, "")
-    _check_keys(data, {"pusher", "influx", "sources", "rollups"}, file, "")
+    data = _substitute_all(overridden(data, env.get(OVERRIDES_VAR)), env, secrets, file, "")
+    _check_keys(data, {"pusher", "influx", "sources", "rollups", "airflow"}, file, "")
+    if "airflow" in data:
+        from pusher.deploy.airflow import parse_settings  # read by the Airflow DAG file
+
+        parse_settings(data["airflow"], file, _section(data, "sources", file))
     base = _section(data, "pusher", file)
     _check_keys(base, {"state_dir", "timezone", "spool_max_mb"}, file, "pusher")
     influx = _parse_influx(_section(data, "influx", file), file, secrets)

@@ -99,8 +99,11 @@ def run_context(config: Config, outputs: Outputs) -> RunContext:
 
 def run_sources(config: Config, names: Sequence[str], outputs: Outputs,
                 since: datetime | None = None, until: datetime | None = None,
-                now: datetime | None = None) -> list[RunRecord]:
-    """Collect each named source (catching up after downtime); one failure stays local."""
+                now: datetime | None = None, catch_up: bool = False) -> list[RunRecord]:
+    """Collect each named source (catching up after downtime); one failure stays local.
+
+    Explicit bounds collect just their windows, unless `catch_up` adds the missed ones.
+    """
     sources = prepare_sources(config, names)
     now = now or datetime.now(UTC)
     context = run_context(config, outputs)
@@ -109,5 +112,5 @@ def run_sources(config: Config, names: Sequence[str], outputs: Outputs,
         spec = config.sources[name]
         explicit = since is not None or until is not None
         windows = windows_for(spec, config, now, since, until) if explicit else None
-        records.append(run_source(context, spec, source, now, windows))
+        records.append(run_source(context, spec, source, now, windows, catch_up))
     return records

@@ -43,16 +43,25 @@ class RunContext:
 
 
 def catchup_windows(spec: SourceConfig, config: Config, now: datetime,
-                    mark: datetime | None) -> tuple[list[Window], str | None]:
-    """Every window since the watermark up to the current one, at most catchup_max of them."""
+                    mark: datetime | None, span: Sequence[Window] | None = None
+                    ) -> tuple[list[Window], str | None]:
+    """Every window since the watermark to the end of `span`, at most catchup_max of them.
+
+    `span` defaults to the regular windows (the previous one and the one containing now);
+    an explicit span (`collect --since --until --catch-up`) is collected whole either way.
+    """
     tz = config.timezone
-    regular = default_windows(now, spec.granularity, tz)
+    regular = list(span) if span else default_windows(now, spec.granularity, tz)
     if mark is None or mark >= regular[0].start:
         return regular, None
-    windows = list(windows_between(mark, now, spec.granularity, tz))
+    windows = list(windows_between(mark, regular[-1].end if span else now,
+                                   spec.granularity, tz))
+    missed = len(windows) - (len(regular) if span else 1)
     cap = spec.catchup_max or CATCHUP_DEFAULTS[spec.granularity]
+    if span:  # the asked-for windows are never cut
+        cap = max(cap, len(regular))
     if len(windows) <= cap:
-        return windows, f"catching up {len(windows) - 1} missed windows"
+        return windows, f"catching up {missed} missed windows"
     skipped = windows[:-cap]
     note = (f"{len(skipped)} missed windows before {windows[-cap].start.isoformat()} exceed "
             f"catchup_max={cap}: fill them with `pusher backfill {spec.name} --since "
@@ -70,12 +79,15 @@ def watermark_of(context: RunContext, spec: SourceConfig) -> datetime | None:
 
 
 def run_source(context: RunContext, spec: SourceConfig, source: Source, now: datetime,
-               windows: Sequence[Window] | None = None) -> RunRecord:
-    """Collect `windows` (default: catch-up windows) and record the run; never raises."""
+               windows: Sequence[Window] | None = None, catch_up: bool = False) -> RunRecord:
+    """Collect `windows` (default: catch-up windows) and record the run; never raises.
+
+    With `catch_up`, explicit windows are preceded by those missed since the watermark.
+    """
     mark = watermark_of(context, spec)
     note = None
-    if windows is None:
-        windows, note = catchup_windows(spec, context.config, now, mark)
+    if windows is None or catch_up:
+        windows, note = catchup_windows(spec, context.config, now, mark, windows)
     record, mark = collect_windows(context, spec, source, windows, now, mark)
     if note:
         record.notes.append(note)

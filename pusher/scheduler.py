@@ -26,7 +26,6 @@ from pusher.schedules import Schedule, jittered, parse_schedule
 log = logging.getLogger(__name__)
 MAX_SLEEP = 5.0  # seconds: how often the loop wakes to beat, flush and look at its runs
 HEARTBEAT = "heartbeat"
-MIN_TIMEOUT = 600.0  # seconds
 EXIT_TIMED_OUT = -9
 
 
@@ -82,10 +81,7 @@ class Scheduler:
             if not spec.enabled or (self.names is not None and name not in self.names):
                 continue
             schedule = parse_schedule(spec.schedule, spec.granularity)
-            # By default a run may last its period, but at least MIN_TIMEOUT: a source on
-            # "every 1m" that needs 70 s once is skipped a turn, not killed.
-            timeout = spec.timeout or max(MIN_TIMEOUT,
-                                          schedule.interval(self.config.timezone, now))
+            timeout = schedule.run_timeout(spec.timeout, self.config.timezone, now)
             # Every source runs once at start-up: that is when a restart catches up.
             self.jobs[name] = Job(spec, schedule, timeout, due=now)
 

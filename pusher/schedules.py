@@ -12,6 +12,7 @@ _EVERY = re.compile(r"^every\s+(\d+)\s*(s|sec|m|min|h|d)$")
 _UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 _ALIASES = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
             "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *"}
+MIN_TIMEOUT = 600.0  # seconds: the least a run may last when its source sets no timeout
 DEFAULTS = {Granularity.HOURLY: "@hourly", Granularity.DAILY: "@daily"}
 
 
@@ -44,6 +45,13 @@ class Schedule:
             return self.every
         first = self.next_after(around, tz)
         return (self.next_after(first, tz) - first).total_seconds()
+
+    def run_timeout(self, timeout: float | None, tz: tzinfo, around: datetime) -> float:
+        """Seconds a run may last: the source's `timeout`, else its period, at least MIN_TIMEOUT.
+
+        A source on "every 1m" that needs 70 s once is skipped a turn, not killed.
+        """
+        return timeout or max(MIN_TIMEOUT, self.interval(tz, around))
 
 
 def parse_schedule(text: str | None, granularity: Granularity = Granularity.HOURLY) -> Schedule:

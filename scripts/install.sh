@@ -2,8 +2,9 @@
 # Installs what pusher needs on Debian 12 (bookworm) with Python >= 3.11, idempotently.
 #   scripts/install.sh demo   the demo's servers (InfluxDB 1.x, Prometheus) and the venv
 #   scripts/install.sh test   also the test servers (PostgreSQL, InfluxDB 2.x built from its
-#                             Go module by scripts/influxd2.sh, cached) and Node's Flux
-#                             validator
+#                             Go module by scripts/influxd2.sh, cached), Node's Flux
+#                             validator, and Apache Airflow in a venv of its own
+#                             (scripts/airflow.sh, cached in ~/.cache/pusher)
 set -euo pipefail
 mode="${1:-demo}"
 cd "$(dirname "$0")/.."
@@ -55,4 +56,6 @@ fi
 if [ "$mode" = test ]; then
     # The real 2.x server: built once from its Go module, then found in the cache.
     bash scripts/influxd2.sh >/dev/null
+    # Real Airflow for the DAG file's tests: its own venv, kept while its inputs match.
+    bash scripts/airflow.sh >/dev/null
 fi

@@ -22,10 +22,12 @@ if TYPE_CHECKING:
 @click.option("--dry-run", is_flag=True, help="Print line protocol on stdout; write nothing.")
 @click.option("--since", metavar="TIME", help="First window: ISO time or span (7d, 12h).")
 @click.option("--until", metavar="TIME", help="End (exclusive), default now.")
+@click.option("--catch-up", is_flag=True,
+              help="With --since: also the windows missed since the watermark.")
 @click.pass_obj
 @handles_errors
 def collect(state: State, names: Sequence[str], all_sources: bool, dry_run: bool,
-            since: str | None, until: str | None) -> None:
+            since: str | None, until: str | None, catch_up: bool) -> None:
     """Collect sources for their windows (default: the previous and the current one)."""
     from pusher.jobs import Outputs, run_sources
     from pusher.timespec import parse_moment
@@ -48,7 +50,7 @@ def collect(state: State, names: Sequence[str], all_sources: bool, dry_run: bool
     try:
         replay = outputs.flush()
         report_replay(replay)
-        records = run_sources(config, names, outputs, start, end, now)
+        records = run_sources(config, names, outputs, start, end, now, catch_up)
         health = outputs.health
         if health.isolating and health.acked and not health.down:
             # Stuck batches are split once InfluxDB showed it is well: this run's acks.
