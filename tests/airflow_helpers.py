@@ -73,31 +73,37 @@ class Airflow:
         return json.loads(out.strip().splitlines()[-1])
 
     def db(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
-        with sqlite3.connect(self.home / "airflow.db") as conn:
+        # Read-only and short: Airflow's own processes are writing the same file.
+        conn = sqlite3.connect(f"file:{self.home / 'airflow.db'}?mode=ro", uri=True, timeout=30)
+        try:
             return list(conn.execute(query, params))
+        finally:
+            conn.close()
 
     def log_files(self) -> list[Path]:
         return sorted(p for p in (self.home / "logs").rglob("*") if p.is_file())
 
     @contextmanager
     def servers(self) -> Iterator[None]:
-        """The API server (tasks report there) and the scheduler, stopped on the way out."""
-        procs = []
+        """The API server, then the scheduler (its tasks report to the API), stopped after."""
+        procs: list[tuple[subprocess.Popen[bytes], Any]] = []
         try:
-            for name, args in (("api-server", ["--port", str(self.port), "--workers", "1"]),
-                               ("scheduler", [])):
+            for name, args, ready in (
+                    ("api-server", ["--port", str(self.port), "--workers", "1"], "metadatabase"),
+                    ("scheduler", [], "scheduler")):
                 log = open(self.home / f"{name}.log", "wb")  # noqa: SIM115 (closed below)
                 procs.append((subprocess.Popen(
                     [str(self.venv / "bin" / "airflow"), name, *args], env=self.env,
                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True), log))
-            self._wait_healthy(procs)
+                self._wait_healthy(procs, ready)
             yield
         finally:
             for proc, log in procs:
                 _stop(proc)
                 log.close()
 
-    def _wait_healthy(self, procs: list[tuple[subprocess.Popen[bytes], Any]]) -> None:
+    def _wait_healthy(self, procs: list[tuple[subprocess.Popen[bytes], Any]], part: str
+                      ) -> None:
         url = f"http://127.0.0.1:{self.port}/api/v2/monitor/health"
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
@@ -105,13 +111,13 @@ class Airflow:
                 if proc.poll() is not None:
                     raise RuntimeError(f"{proc.args[1]} exited: {log_tail(Path(log.name))}")
             try:
-                health = requests.get(url, timeout=2).json()
-                if health["scheduler"]["status"] == "healthy":
+                if requests.get(url, timeout=2).json()[part]["status"] == "healthy":
                     return
             except (requests.RequestException, ValueError, KeyError):
                 pass
             time.sleep(0.5)
-        raise RuntimeError(f"Airflow not healthy: {log_tail(self.home / 'api-server.log')}")
+        raise RuntimeError(f"Airflow's {part} not healthy: "
+                           f"{log_tail(self.home / 'api-server.log')}")
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

@@ -13,20 +13,28 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from airflow_helpers import Airflow
+from servers import log_tail
 
 from pusher.deploy.airflow import dag_id_for
 
+# `url` comes from the Connection `shop_api`, password included: the point carries only
+# a digest of it, so the test sees that it arrived without InfluxDB holding it.
 RECORDER = '''
+import hashlib
 from pusher.reading import Reading
 
-def windows(window, **options):
-    yield Reading("seen", {"start": window.start.isoformat(), "end": window.end.isoformat()})
+def windows(window, url=""):
+    yield Reading("seen", {"start": window.start.isoformat(), "end": window.end.isoformat(),
+                           "url": hashlib.sha256(url.encode()).hexdigest()[:16]})
 '''
 WEB_SHOP = dag_id_for("web shop")
+SHOP_PASSWORD = "pa$$:w/rd-9f3e"
+SHOP_URL = "http://reader:pa%24%24%3Aw%2Frd-9f3e@shop.example:8443"
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +63,8 @@ bucket = "{bucket}"
 retries = 0
 [airflow]
 retries = 2              # a retry would wait retry_delay, 300 s: the config error must not
+[airflow.sources."web shop"]
+conn_id = "shop_api"
 [sources."web shop"]
 type = "python"
 callable = "airflow_recorder:windows"
@@ -67,32 +77,49 @@ type = "no-such-type"
 [sources.odd]
 type = "python"
 schedule = "every 7m"
+[sources.nocon]
+type = "python"
+callable = "airflow_recorder:windows"
+[airflow.sources.nocon]
+conn_id = "no_such_connection"
 ''')
     airflow = Airflow(home, config, plugins)
     airflow.ok("db", "migrate")
     host, port = influxdb2.url.removeprefix("http://").split(":")
-    airflow.ok("connections", "add", "influxdb_default", "--conn-type", "influxdb",
-               "--conn-host", host, "--conn-port", port, "--conn-schema", "http",
-               "--conn-extra", json.dumps({"token": influxdb2.token,
-                                           "org_name": influxdb2.org}))
-    airflow.outputs.clear()  # the line above holds the token by necessity; tasks must not
+    connections = home / "connections.json"
+    connections.write_text(json.dumps({
+        "influxdb_default": {"conn_type": "influxdb", "host": host, "port": int(port),
+                             "schema": "http", "extra": json.dumps({
+                                 "token": influxdb2.token, "org_name": influxdb2.org})},
+        "shop_api": {"conn_type": "http", "host": "shop.example", "port": 8443,
+                     "login": "reader", "password": SHOP_PASSWORD}}))
+    airflow.ok("connections", "import", str(connections))
+    connections.unlink()
+    airflow.outputs.clear()  # these commands hold the secrets by necessity; tasks must not
     airflow.ok("dags", "reserialize")
     yield airflow
 
 
-def seen(influxdb2, bucket: str, start: str, stop: str) -> list[tuple[str, str, str, str]]:
-    """(time, granularity, start, end) of the recorder's points in [start, stop)."""
+def seen(influxdb2, bucket: str, start: str, stop: str
+         ) -> list[tuple[str, str, str, str, str]]:
+    """(time, granularity, start, end, url digest) of the recorder's points in [start, stop)."""
     rows = influxdb2.flux(f'from(bucket: "{bucket}") |> range(start: {start}, stop: {stop})'
                           ' |> filter(fn: (r) => r._measurement == "seen")'
                           ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], '
                           'valueColumn: "_value")')
-    return sorted((r["_time"], r["granularity"], r["start"], r["end"]) for r in rows)
+    return sorted((r["_time"], r["granularity"], r["start"], r["end"], r["url"]) for r in rows)
+
+
+def digest(url: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
 def test_no_import_error_and_one_dag_per_source(airflow: Airflow):
     assert airflow.json("dags", "list-import-errors") == []
     dags = {d["dag_id"] for d in airflow.json("dags", "list")}
-    assert dags == {WEB_SHOP, "pusher_daily", "pusher_broken", "pusher_odd"}
+    assert dags == {WEB_SHOP, "pusher_daily", "pusher_broken", "pusher_odd", "pusher_nocon"}
     assert WEB_SHOP.startswith("pusher_web_shop_")
 
 
@@ -110,53 +137,78 @@ def test_dags_test_lands_exactly_the_points_of_its_interval(airflow: Airflow, in
     airflow.ok("dags", "test", WEB_SHOP, "2026-11-02T02:00:00+01:00")
     assert seen(influxdb2, bucket, "2026-11-01T00:00:00Z", "2026-11-03T00:00:00Z") == [
         ("2026-11-02T00:00:00Z", "hourly", "2026-11-02T00:00:00+00:00",
-         "2026-11-02T01:00:00+00:00")]
+         "2026-11-02T01:00:00+00:00", digest(SHOP_URL))]
     # The daily DAG's run at midnight Paris covers the Paris day before it.
     airflow.ok("dags", "test", "pusher_daily", "2026-11-11T00:00:00+01:00")
     assert seen(influxdb2, bucket, "2026-11-09T00:00:00Z", "2026-11-12T00:00:00Z") == [
         ("2026-11-09T23:00:00Z", "daily", "2026-11-09T23:00:00+00:00",
-         "2026-11-10T23:00:00+00:00")]
+         "2026-11-10T23:00:00+00:00", digest(""))]
 
 
 @pytest.mark.parametrize(("dag_id", "problem"), [
     # pusher itself refuses the config (exit 2) when the task runs...
-    ("pusher_broken", "pusher exited 2: usage or config error (not retried)"),
+    ("pusher_broken", "pusher exited 2: usage or config error (not retried): pusher: "),
     # ...or the source could not be a DAG at all: its placeholder says why.
     ("pusher_odd", "sources.odd.schedule: 'every 7m' cannot be a cron schedule"),
+    # ...or a Connection it names does not exist.
+    ("pusher_nocon", "no Airflow Connection 'no_such_connection' "
+                     "(airflow.sources.nocon.conn_id)"),
 ])
 def test_a_config_error_fails_at_once_without_retries(airflow: Airflow, dag_id: str,
                                                       problem: str):
     # retries = 2, retry_delay = 300 s: a retried failure would outlast this bound.
     done = airflow.run("dags", "test", dag_id, "2026-11-02T02:00:00+01:00", timeout=200)
     assert done.returncode != 0
-    assert problem in done.stdout + done.stderr
+    output = done.stdout + done.stderr
+    assert problem in output and f"sources.{dag_id.removeprefix('pusher_')}." in output
     [(state, tries, max_tries)] = airflow.db(
         "SELECT state, try_number, max_tries FROM task_instance WHERE dag_id = ?", dag_id)
     assert (state, tries) == ("failed", 1)
-    assert max_tries == (2 if dag_id == "pusher_broken" else 0)
+    assert max_tries == (0 if dag_id == "pusher_odd" else 2)
 
 
 def test_a_backfill_of_three_hours(airflow: Airflow, influxdb2, bucket: str):
+    # A backfill's runs stay queued while the DAG is paused, as new DAGs are. Both are
+    # asked before the scheduler starts: SQLite takes one writer at a time.
+    airflow.ok("dags", "unpause", WEB_SHOP)
+    airflow.ok("backfill", "create", "--dag-id", WEB_SHOP,
+               "--from-date", "2026-11-05T00:00:00+00:00",
+               "--to-date", "2026-11-05T02:00:00+00:00")
     with airflow.servers():
-        # A backfill's runs stay queued while the DAG is paused, as new DAGs are.
-        airflow.ok("dags", "unpause", WEB_SHOP)
-        airflow.ok("backfill", "create", "--dag-id", WEB_SHOP,
-                   "--from-date", "2026-11-05T00:00:00+00:00",
-                   "--to-date", "2026-11-05T02:00:00+00:00")
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
             states = [s for (s,) in airflow.db("SELECT state FROM dag_run WHERE dag_id = ? "
                                                "AND run_type = 'backfill'", WEB_SHOP)]
-            if len(states) == 3 and all(s in ("success", "failed") for s in states):
+            latest = airflow.db("SELECT state, data_interval_start, data_interval_end FROM "
+                                "dag_run WHERE dag_id = ? AND run_type = 'scheduled'", WEB_SHOP)
+            done = [s for s in states + [r[0] for r in latest] if s in ("success", "failed")]
+            if len(states) == 3 and len(done) == 4:
                 break
-            time.sleep(1)
-        assert states == ["success"] * 3
+            time.sleep(2)
+        assert states == ["success"] * 3, (states, airflow.db(
+            "SELECT run_id, state, try_number FROM task_instance WHERE dag_id = ?", WEB_SHOP),
+            log_tail(airflow.home / "scheduler.log"))
+    # Unpausing also made the latest interval's scheduled run, with pusher's catch-up.
+    [(state, start, end)] = latest
+    assert state == "success" and _hours(end) - _hours(start) == 1
+    assert 0 <= time.time() / 3600 - _hours(end) < 1 + 5 / 60  # the last whole hour
+    [scheduled_log] = [p.read_text() for p in airflow.log_files() if "scheduled__" in str(p)]
+    assert f"--until {_iso(end)} --catch-up" in scheduled_log
     assert seen(influxdb2, bucket, "2026-11-04T00:00:00Z", "2026-11-06T00:00:00Z") == [
         (f"2026-11-05T0{h}:00:00Z", "hourly", f"2026-11-05T0{h}:00:00+00:00",
-         f"2026-11-05T0{h + 1}:00:00+00:00") for h in range(3)]
+         f"2026-11-05T0{h + 1}:00:00+00:00", digest(SHOP_URL)) for h in range(3)]
 
 
-def test_the_connections_token_is_in_no_log_and_no_rendered_template(
+def _hours(stamp: str) -> float:
+    """Hours since the epoch of a timestamp as Airflow's SQLite stores it (UTC)."""
+    return datetime.fromisoformat(stamp).replace(tzinfo=UTC).timestamp() / 3600
+
+
+def _iso(stamp: str) -> str:
+    return datetime.fromisoformat(stamp).replace(tzinfo=UTC).isoformat()
+
+
+def test_the_connections_secrets_are_in_no_log_and_no_rendered_template(
         airflow: Airflow, influxdb2, bucket: str):
     if not airflow.outputs:  # run alone: make a run to look at
         airflow.ok("dags", "test", WEB_SHOP, "2026-11-07T02:00:00+01:00")
@@ -168,5 +220,5 @@ def test_the_connections_token_is_in_no_log_and_no_rendered_template(
     assert any("- web shop windows=1 readings=1 written=1" in t for t in texts)
     assert any('"influx_conn_id": "influxdb_default"' in r for r in rendered)
     assert influxdb2.token not in (airflow.home / "pusher.toml").read_text()
-    leaks = [t[:200] for t in texts if influxdb2.token in t]
-    assert leaks == []
+    for secret in (influxdb2.token, SHOP_PASSWORD, SHOP_URL):
+        assert [t[:200] for t in texts if secret in t] == []

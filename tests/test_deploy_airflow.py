@@ -263,3 +263,60 @@ def test_a_dag_runs_command_collects_exactly_its_interval(
                for line in seen]
     assert windows == expected
     sys.modules.pop("airflow_recorder", None)
+
+
+def test_the_web_shop_dag_id_in_the_docs():
+    assert dag_id_for("web shop") == "pusher_web_shop_87c9a8b1"
+    assert "pusher_web_shop_87c9a8b1" in (ROOT / "docs" / "deployment.md").read_text()
+
+
+HANGING = '''
+import os, signal, sys, time
+if sys.argv[1] == "stubborn":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+open(sys.argv[2], "w").write(str(os.getpid()))
+print("pusher: started", flush=True)
+time.sleep(120)
+'''
+
+
+class TaskTimeout(Exception):
+    """Stands in for AirflowTaskTimeout, which Airflow raises in the task from SIGALRM."""
+
+
+@pytest.mark.parametrize("kind", ["polite", "stubborn"])
+def test_a_stopped_task_never_leaves_pusher_running(tmp_path: Path, kind: str,
+                                                    monkeypatch: pytest.MonkeyPatch):
+    import os
+    import signal
+
+    from pusher.deploy import airflow_dags
+
+    monkeypatch.setattr(airflow_dags, "STOP_GRACE", 1.0)
+    pid_file = tmp_path / "pid"
+
+    def timeout(*_: object) -> None:
+        raise TaskTimeout
+
+    previous = signal.signal(signal.SIGALRM, timeout)
+    signal.alarm(2)  # the run below would last 120 s
+    try:
+        with pytest.raises(TaskTimeout):
+            airflow_dags.run_pusher([sys.executable, "-c", HANGING, kind, str(pid_file)],
+                                    dict(os.environ))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    pid = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):  # stopped and reaped, SIGTERM ignored or not
+        os.kill(pid, 0)
+
+
+def test_run_pusher_returns_the_exit_code_and_the_last_line():
+    import os
+
+    from pusher.deploy.airflow_dags import run_pusher
+
+    code, last = run_pusher([sys.executable, "-c", "print('a'); print('pusher: why'); "
+                             "print(); raise SystemExit(2)"], dict(os.environ))
+    assert (code, last) == (2, "pusher: why")

@@ -126,15 +126,13 @@ def collect_task(source: str, config: str, source_type: str, influx_conn_id: str
     if overrides:
         env[OVERRIDES_VAR] = json.dumps(overrides)
     log.info("running %s", " ".join(argv))
-    code = run_pusher(argv, env)
+    code, last = run_pusher(argv, env)
     verdict = exit_verdict(code)
     if verdict == "retry":
-        raise retryable(f"pusher exited {code}: a source or InfluxDB failed, or points wait "
-                        "in the spool (retried)")
+        raise retryable(f"pusher exited {code} (retried): {last}")
     if verdict == "fail":
-        raise permanent(f"pusher exited {code}: "
-                        + ("usage or config error (not retried)" if code == EXIT_USAGE
-                           else "pusher could not run (not retried)"))
+        kind = "usage or config error" if code == EXIT_USAGE else "pusher could not run"
+        raise permanent(f"pusher exited {code}: {kind} (not retried): {last}")
 
 
 def collect_argv(config: str, source: str, since: datetime, until: datetime,
@@ -193,19 +191,22 @@ def _mask(secrets: list[str]) -> None:
         mask_secret(secret)
 
 
-def run_pusher(argv: list[str], env: dict[str, str]) -> int:
-    """Run pusher, its output line by line into the task log; returns its exit code.
+def run_pusher(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run pusher, its output line by line into the task log: (exit code, last line).
 
     When the task is stopped (Airflow's execution_timeout raises in this process, or the
     task is killed), pusher is asked to stop, then killed: the run never outlives its task.
     """
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, errors="replace")
+    last = ""
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
-            log.info("%s", line.rstrip("\n"))
-        return proc.wait()
+            line = line.rstrip("\n")
+            log.info("%s", line)
+            last = line.strip() or last
+        return proc.wait(), last
     except BaseException:
         proc.terminate()
         try:
