@@ -72,6 +72,10 @@ def test_one_cronjob_per_enabled_source_running_collect():
         assert spec["startingDeadlineSeconds"] == 600
         assert spec["timeZone"] == "Europe/Paris"
         assert spec["jobTemplate"]["spec"]["backoffLimit"] == 2
+        # A config error (exit 2) is not retried: only transient failures (exit 1) are.
+        assert spec["jobTemplate"]["spec"]["podFailurePolicy"] == {"rules": [{
+            "action": "FailJob", "onExitCodes": {"containerName": "pusher",
+                                                 "operator": "In", "values": [2]}}]}
         pod = spec["jobTemplate"]["spec"]["template"]["spec"]
         container = pod["containers"][0]
         assert container["image"] == "pusher:0.1.0"
@@ -185,3 +189,12 @@ def test_render_command_writes_files_and_drops_stale_cronjobs(tmp_path):
 def test_render_command_on_a_missing_config_exits_2(tmp_path):
     result = CliRunner().invoke(cli, ["-c", str(tmp_path / "nope.toml"), "k8s", "render"])
     assert result.exit_code == 2
+
+
+def test_two_sources_with_one_object_name_are_a_config_error():
+    text = EXAMPLE.read_text() + '\n[sources."web shop"]\ntype = "python"\n' \
+        '[sources.web_shop]\ntype = "python"\n'
+    with pytest.raises(ConfigError) as raised:
+        render(text, "x.toml", Options(image="img:1"))
+    assert str(raised.value) == ("x.toml: sources.web_shop: is CronJob pusher-web-shop too, "
+                                 "like source 'web shop': rename one")

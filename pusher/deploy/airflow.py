@@ -75,14 +75,12 @@ class DagSpec:
 
 
 def dag_id_for(source: str) -> str:
-    """`pusher_<source>`, made a valid Airflow DAG id; a changed name gets a stable suffix.
-
-    The suffix (a hash of the name) keeps "web shop" and "web_shop" apart, and is the same
-    on every parse, so a DAG's id and history never move.
-    """
+    """`pusher_<source>`, made a valid Airflow DAG id; a changed name gets a stable suffix."""
     dag_id = f"pusher_{source}"
     if _DAG_ID.match(dag_id) and len(dag_id) <= 250:
         return dag_id
+    # The suffix keeps "web shop" and "web_shop" apart and is the same on every parse, so
+    # a DAG's id, and its history, never moves.
     digest = hashlib.sha256(source.encode()).hexdigest()[:8]
     return f"{_NOT_ID.sub('_', dag_id)[:240]}_{digest}"
 

@@ -20,6 +20,10 @@ PLACEHOLDER = "change-me"
 CONFIG_MAP, ENV_MAP, SECRET = "pusher-config", "pusher-env", "pusher-secrets"
 # CronJobs start a few minutes past the hour so the window just ended has settled.
 DELAY_MINUTES = 5
+# A usage or config error (exit 2) fails the Job at once: a retry would only fail again.
+# Needs restartPolicy Never; Kubernetes >= 1.26 (beta, on by default; GA in 1.31).
+FAIL_ON_USAGE_ERROR = {"rules": [{"action": "FailJob", "onExitCodes": {
+    "containerName": "pusher", "operator": "In", "values": [2]}}]}
 RESOURCES = {"requests": {"cpu": "50m", "memory": "128Mi"},
              "limits": {"cpu": "500m", "memory": "512Mi"}}
 
@@ -44,8 +48,14 @@ def render(text: str, file: str, options: Options) -> dict[str, list[Manifest]]:
         "secret.yaml": [_secret(text, options)],
         "setup-job.yaml": [_setup_job(options)],
     }
+    owners: dict[str, str] = {}
     for job in enabled_sources(data, file):
-        files[f"cronjob-{dns_name(job.name)}.yaml"] = [_cron_job(job, timezone, options)]
+        name = dns_name(job.name)
+        if name in owners:  # one CronJob would silently replace the other
+            raise ConfigError(f"is CronJob pusher-{name} too, like source {owners[name]!r}: "
+                              "rename one", file=file, key=f"sources.{job.name}")
+        owners[name] = job.name
+        files[f"cronjob-{name}.yaml"] = [_cron_job(job, timezone, options)]
     files["kustomization.yaml"] = [_kustomization(files, options)]
     return files
 
@@ -164,7 +174,8 @@ def _with_image(spec: Manifest, image: str) -> Manifest:
 def _setup_job(options: Options) -> Manifest:
     return {"apiVersion": "batch/v1", "kind": "Job",
             "metadata": _metadata("pusher-setup", options, "setup"),
-            "spec": {"backoffLimit": 4, "ttlSecondsAfterFinished": 86400,
+            "spec": {"backoffLimit": 4, "podFailurePolicy": FAIL_ON_USAGE_ERROR,
+                     "ttlSecondsAfterFinished": 86400,
                      "template": {"metadata": {"labels": {"app.kubernetes.io/name": "pusher"}},
                                   "spec": _with_image(_pod_spec(["setup"]), options.image)}}}
 
@@ -183,7 +194,8 @@ def _cron_job(job: SourceJob, timezone: str, options: Options) -> Manifest:
             "concurrencyPolicy": "Forbid", "startingDeadlineSeconds": 600,
             "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 3,
             "jobTemplate": {"spec": {
-                "backoffLimit": 2, "activeDeadlineSeconds": deadline,
+                "backoffLimit": 2, "podFailurePolicy": FAIL_ON_USAGE_ERROR,
+                "activeDeadlineSeconds": deadline,
                 "ttlSecondsAfterFinished": 86400,
                 "template": {"metadata": {"labels": {"app.kubernetes.io/name": "pusher",
                                                      **labels}},
