@@ -10,6 +10,7 @@ Airflow Connection `influxdb_default` and appear in no task log and no rendered 
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,7 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from airflow_helpers import Airflow
+from airflow_helpers import ROOT, Airflow, airflow_venv
+from ops_helpers import PLUGINS, count, grid_source, write_config
 from servers import log_tail
 
 from pusher.deploy.airflow import dag_id_for
@@ -82,6 +84,7 @@ type = "python"
 callable = "airflow_recorder:windows"
 [airflow.sources.nocon]
 conn_id = "no_such_connection"
+influx_conn_id = "no_such_influx"
 ''')
     airflow = Airflow(home, config, plugins)
     airflow.ok("db", "migrate")
@@ -161,6 +164,8 @@ def test_a_config_error_fails_at_once_without_retries(airflow: Airflow, dag_id: 
     assert done.returncode != 0
     output = done.stdout + done.stderr
     assert problem in output and f"sources.{dag_id.removeprefix('pusher_')}." in output
+    if dag_id == "pusher_nocon":  # an InfluxDB Connection that is not there is no error
+        assert "no Airflow Connection 'no_such_influx': [influx] as written" in output
     [(state, tries, max_tries)] = airflow.db(
         "SELECT state, try_number, max_tries FROM task_instance WHERE dag_id = ?", dag_id)
     assert (state, tries) == ("failed", 1)
@@ -222,3 +227,30 @@ def test_the_connections_secrets_are_in_no_log_and_no_rendered_template(
     assert influxdb2.token not in (airflow.home / "pusher.toml").read_text()
     for secret in (influxdb2.token, SHOP_PASSWORD, SHOP_URL):
         assert [t[:200] for t in texts if secret in t] == []
+
+
+TASK = '''
+import sys
+from datetime import datetime
+from pusher.deploy.airflow_dags import collect_task
+collect_task("grid", sys.argv[1], "python", influx_conn_id="", conn_id="", catch_up=False,
+             data_interval_start=datetime.fromisoformat("2026-11-02T05:00:00+00:00"),
+             data_interval_end=datetime.fromisoformat("2026-11-02T06:00:00+00:00"))
+'''
+
+
+def test_the_workers_own_config_path_wins(tmp_path: Path, influxdb1, influx_db):
+    # The DAG processor read the config at one path; this worker has it at another.
+    config = write_config(tmp_path, influxdb1.url, influx_db, grid_source(series=2))
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT}:{PLUGINS}"}
+    python = str(airflow_venv() / "bin" / "python")
+    elsewhere = subprocess.run([python, "-c", TASK, "/etc/nowhere/pusher.toml"],
+                               env=env, capture_output=True, text=True, timeout=120)
+    assert elsewhere.returncode != 0
+    assert "AirflowFailException: pusher exited 2" in elsewhere.stderr
+    assert "/etc/nowhere/pusher.toml: no such file" in elsewhere.stderr
+    here = subprocess.run([python, "-c", TASK, "/etc/nowhere/pusher.toml"],
+                          env=env | {"PUSHER_CONFIG": str(config)}, capture_output=True,
+                          text=True, timeout=120)
+    assert here.returncode == 0, here.stderr[-2000:]
+    assert count(influxdb1, influx_db) == 2

@@ -24,6 +24,7 @@ from pusher.deploy.airflow import DEFAULT_GRACE, DEFAULT_START, dag_id_for, dag_
 from pusher.deploy.airflow_connections import influx_values, secrets_of, source_values
 from pusher.deploy.airflow_dags import collect_argv, exit_verdict
 from pusher.errors import ConfigError
+from pusher.reading import Granularity
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "pusher.toml"
@@ -64,8 +65,9 @@ def test_the_dag_file_imports_without_airflow(dags: ModuleType):
 def test_copies_of_the_old_dag_file_still_import_what_they_used():
     from pusher.deploy.schedules import enabled_sources, to_cron
 
-    assert callable(enabled_sources) and to_cron(None, __import__(
-        "pusher.reading").reading.Granularity.HOURLY).cron == "0 * * * *"
+    jobs = enabled_sources({"sources": {"a": {"type": "python"}}}, "pusher.toml")
+    assert [job.name for job in jobs] == ["a"]
+    assert to_cron(None, Granularity.HOURLY).cron == "0 * * * *"
 
 
 def test_one_dag_per_enabled_source_with_its_schedule():
@@ -121,6 +123,7 @@ def test_pusher_dags_start_is_the_default_start_date(tmp_path: Path):
     ('[airflow.sources.nope]\ncatchup = true\n', "airflow.sources.nope", "no source named"),
     ('[airflow.sources.a]\ntimeout_grace = 5\n', "airflow.sources.a.timeout_grace",
      "unknown key"),
+    ('[airflow]\nsources = 3\n', "airflow.sources", "must be a table"),
 ])
 def test_a_bad_airflow_table_is_a_config_error_for_pusher_too(
         tmp_path: Path, table: str, key: str, problem: str):
@@ -179,6 +182,7 @@ def test_a_source_that_cannot_be_a_dag_does_not_hide_the_others(tmp_path: Path):
     (None, "no such file (set $PUSHER_CONFIG"),
     ("[sources\n", "cannot read: "),
     ('[pusher]\ntimezone = "Mars/Olympus"\n', "unknown time zone"),
+    ('sources = 3\n', "sources: must be a table"),
 ])
 def test_a_config_that_cannot_be_read_is_one_clear_error(
         tmp_path: Path, text: str | None, problem: str):

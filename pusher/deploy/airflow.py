@@ -11,7 +11,8 @@ Airflow and read by `pusher validate` (the `[airflow]` table of pusher.toml):
     retries = 2                       # for transient failures only (exit 1)
     retry_delay = 300                 # seconds
     timeout_grace = 60                # seconds added to a run's timeout
-    [airflow.sources.NAME]            # per source: start_date, catchup, retries, conn_id
+    [airflow.sources.NAME]            # per source: start_date, catchup, retries,
+                                      # influx_conn_id, conn_id
     conn_id = "website_db"            # the source's URL/credentials from this Connection
 """
 
@@ -38,7 +39,7 @@ DEFAULT_INFLUX_CONN = "influxdb_default"  # as apache-airflow-providers-influxdb
 DEFAULT_GRACE = 60.0  # seconds after a run's own timeout before Airflow kills the task
 _GLOBAL_KEYS = {"start_date", "catchup", "influx_conn_id", "retries", "retry_delay",
                 "timeout_grace", "sources"}
-_SOURCE_KEYS = {"start_date", "catchup", "retries", "conn_id"}
+_SOURCE_KEYS = {"start_date", "catchup", "retries", "conn_id", "influx_conn_id"}
 # Airflow's rule for DAG ids (airflow.utils.helpers.KEY_REGEX), at most 250 characters.
 _DAG_ID = re.compile(r"^[\w.-]+$", re.ASCII)
 _NOT_ID = re.compile(r"[^\w.-]", re.ASCII)
@@ -164,9 +165,10 @@ def dag_specs(config: Path, start_date: str | None = None) -> list[DagSpec]:
         raise ConfigError(f"unknown time zone {timezone!r}", file=file,
                           key="pusher.timezone") from None
     sources = data.get("sources", {})
+    if not isinstance(sources, dict):
+        raise ConfigError("must be a table", file=file, key="sources")
     defaults = DagSettings(start_date=start_date or DEFAULT_START)
-    settings = parse_settings(data.get("airflow", {}), file,
-                              sources if isinstance(sources, dict) else None, defaults)
+    settings = parse_settings(data.get("airflow", {}), file, sources, defaults)
     return [_spec(name, spec, data, file, timezone, tz, settings.get(name, settings[""]))
             for name, spec in sources.items()
             if not (isinstance(spec, dict) and spec.get("enabled", True) is False)]
