@@ -141,3 +141,20 @@ def test_bad_overrides_are_a_config_error(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().endswith("$PUSHER_OVERRIDES: not valid JSON: Expecting "
                                         "property name enclosed in double quotes")
+
+
+def test_the_catch_up_flag_of_the_command(tmp_path, influxdb1, influx_db):
+    import subprocess
+
+    from pusher.reading import Granularity, Window
+
+    config = write_config(tmp_path, influxdb1.url, influx_db, SOURCE)
+    hour = Window.containing(datetime.now(UTC), Granularity.HOURLY).start
+    Watermarks(tmp_path / "state").set("grid", hour - timedelta(hours=4))
+    args = ["collect", "grid", "--since", (hour - timedelta(hours=1)).isoformat(),
+            "--until", hour.isoformat()]
+    done = subprocess.run(command(*args, "--catch-up", config=config), capture_output=True,
+                          text=True, env=environment(), timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "windows=4" in done.stderr  # the asked-for hour and the 3 missed before it
+    assert Watermarks(tmp_path / "state").get("grid") == hour
