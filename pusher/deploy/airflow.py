@@ -187,7 +187,9 @@ def _spec(name: str, source: Any, data: Mapping[str, Any], file: str, timezone: 
     except ConfigError as exc:
         return replace(spec, error=str(exc))
     schedule = parse_schedule(job.schedule, job.granularity)
-    run_timeout = schedule.run_timeout(timeout, tz, datetime.now(tz))
+    # Measured at a fixed moment, not now: a DAG that changes between parses is a new
+    # DAG version in Airflow 3 (a cron period can differ by weekday or around DST).
+    run_timeout = schedule.run_timeout(timeout, tz, datetime(2026, 1, 5, tzinfo=tz))
     return replace(spec, source_type=str(source.get("type", "")),
                    schedule=to_cron(job.schedule, job.granularity).cron,
                    granularity=job.granularity.value,
