@@ -8,18 +8,19 @@ window-start timestamps.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from pusher.config import SourceConfig
 from pusher.lineprotocol import Encoder
 from pusher.pipeline import Run, RunRecord, collect
-from pusher.reading import Window, default_windows, windows_between
+from pusher.reading import Reading, Window, default_windows, windows_between
 from pusher.runs import RunContext, extends, merge
-from pusher.sources import Source
+from pusher.sources import Source, window_readings
 from pusher.spool import source_file_name
 from pusher.state import read_json, update_json
 
@@ -82,12 +83,18 @@ def backfill(context: RunContext, spec: SourceConfig, source: Source, since: dat
     windows = [w for w in windows if w.end <= until]
     done = set() if force or state is None else state.done()
     result = BackfillResult(RunRecord(spec.name))
+    # Every chunk to do is read together (a batched source asks once for many windows);
+    # each is still written, and marked done, on its own.
+    todo = [w for chunk in chunks(windows, chunk_size) if chunk_key(chunk) not in done
+            for w in chunk]
+    opened = iter(window_readings(source, todo, spec.options))
     for chunk in chunks(windows, chunk_size):
         key = chunk_key(chunk)
         if key in done:
             result.skipped += 1
         else:
-            part = collect_chunk(context, spec, source, chunk, now)
+            readings = list(islice(opened, len(chunk)))
+            part = collect_chunk(context, spec, source, chunk, now, readings)
             merge(result.record, part)
             if part.errors or part.spooled:
                 result.failed.append(key)
@@ -99,13 +106,14 @@ def backfill(context: RunContext, spec: SourceConfig, source: Source, since: dat
 
 
 def collect_chunk(context: RunContext, spec: SourceConfig, source: Source,
-                  chunk: Sequence[Window], now: datetime) -> RunRecord:
+                  chunk: Sequence[Window], now: datetime,
+                  readings: Sequence[Iterable[Reading]] | None = None) -> RunRecord:
     """One sink for the whole chunk: batches span windows, so InfluxDB is kept busy."""
     run = Run(name=spec.name, source=source, options=spec.options,
               granularity=spec.granularity.value,
               encoder=Encoder(context.config.influx.precision),
               sink=context.sink_for(spec.name), dead_letter=context.dead_letter)
-    record = collect(run, chunk)
+    record = collect(run, chunk, readings)
     if context.watermarks is not None and not (record.errors or record.spooled):
         mark = context.watermarks.get(spec.name)
         floor = default_windows(now, spec.granularity, context.config.timezone)[0].start

@@ -12,6 +12,7 @@ from pusher.errors import PusherError, RefusedReading
 from pusher.lineprotocol import Encoder, to_timestamp
 from pusher.reading import Note, Reading, Window
 from pusher.sinks import Sink
+from pusher.sources import window_readings
 from pusher.spool import DeadLetter
 
 log = logging.getLogger(__name__)
@@ -68,13 +69,20 @@ class Run:
     clock: Callable[[], float] = time.monotonic
 
 
-def collect(run: Run, windows: Sequence[Window]) -> RunRecord:
-    """Read every window, encode, hand lines to the sink; a failing window stays local."""
+def collect(run: Run, windows: Sequence[Window],
+            readings: Sequence[Iterable[Reading]] | None = None) -> RunRecord:
+    """Read every window, encode, hand lines to the sink; a failing window stays local.
+
+    `readings`: the windows' readings from `window_readings`, when the caller opened them
+    over more windows than this call collects (one batched read shared by several runs).
+    """
     record = RunRecord(run.name)
     started = run.clock()
-    for window in windows:
+    if readings is None:
+        readings = window_readings(run.source, windows, run.options)
+    for window, its_readings in zip(windows, readings, strict=True):
         try:
-            _collect_window(run, window, record)
+            _collect_window(run, window, its_readings, record)
         except Exception as exc:  # a source's failure, ours or a plugin's, is reported
             ours = isinstance(exc, PusherError)  # ours say what failed; others get a trace
             message = f"{window}: {exc}" if ours else f"{window}: {type(exc).__name__}: {exc}"
@@ -95,13 +103,14 @@ def collect(run: Run, windows: Sequence[Window]) -> RunRecord:
     return record
 
 
-def _collect_window(run: Run, window: Window, record: RunRecord) -> None:
+def _collect_window(run: Run, window: Window, readings: Iterable[object],
+                    record: RunRecord) -> None:
     """The per-point loop: the hot path, so the common case is inlined and looked up once."""
     stamp = to_timestamp(window.start, run.encoder.precision)
     encode, add, granularity = run.encoder.encode, run.sink.add, run.granularity
     count = 0
     try:
-        for reading in run.source(window, **run.options):
+        for reading in readings:
             if type(reading) is not Reading:
                 if isinstance(reading, Note):  # e.g. "sampled data": said once per run
                     if reading.text not in record.notes:

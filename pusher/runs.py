@@ -21,7 +21,7 @@ from pusher.reading import Granularity, Window, default_windows, windows_between
 from pusher.runlog import History, Watermarks, run_reading
 from pusher.schedules import parse_schedule
 from pusher.sinks import Sink, SinkCounts
-from pusher.sources import Source
+from pusher.sources import Source, window_readings
 from pusher.spool import DeadLetter
 from pusher.state import StateError
 
@@ -104,11 +104,13 @@ def collect_windows(context: RunContext, spec: SourceConfig, source: Source,
     encoder = Encoder(context.config.influx.precision)
     floor = default_windows(now, spec.granularity, context.config.timezone)[0].start
     advancing = True
-    for window in windows:
+    # Read together (a batched source asks once for many windows), written one by one.
+    opened = window_readings(source, windows, spec.options)
+    for window, readings in zip(windows, opened, strict=True):
         run = Run(name=spec.name, source=source, options=spec.options,
                   granularity=spec.granularity.value, encoder=encoder,
                   sink=context.sink_for(spec.name), dead_letter=context.dead_letter)
-        part = collect(run, [window])
+        part = collect(run, [window], [readings])
         merge(record, part)
         if window.end > now or not advancing:
             continue  # the current window is not complete yet: it moves no watermark

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from server_influxdb2 import InfluxDB2
+from server_prometheus_history import PrometheusHistory, small_history
 from servers import InfluxDB1, PostgreSQL, Prometheus
 
 # Servers start lazily: a session pays only for the ones its tests ask for, and `with`
@@ -27,6 +28,14 @@ def influxdb2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxDB2]:
 @pytest.fixture(scope="session")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
     with Prometheus(tmp_path_factory.mktemp("prometheus")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def prometheus_history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusHistory]:
+    """Prometheus over 12 days of real history (20 series at 15 minutes, from 2024-03-25)."""
+    with PrometheusHistory(tmp_path_factory.mktemp("prometheus-history"),
+                           small_history()) as server:
         yield server
 
 

@@ -8,17 +8,22 @@ ValueError("key: problem") so that a bad config fails at start-up, not mid-run, 
 cheaply (a connection, SELECT 1, a status endpoint), returns a one-line description and
 raises on failure; and a `measurements(options)` attribute returning the (measurement, field
 names or None) pairs it writes, for `pusher dashboards render` (pusher/dashboards/catalog.py).
+
+A source that can read many windows in one go (prometheus: one range query for a span of
+windows) carries a `read_windows(windows, **options)` attribute returning one iterable of
+readings per window, in order, that asks nothing until it is iterated (so a failure stays
+with the windows it concerns); `window_readings` uses it where present.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from pusher.errors import ConfigError
+from pusher.errors import ConfigError, SourceError
 from pusher.reading import Reading, Window
 
 ENTRY_POINT_GROUP = "pusher.sources"
@@ -63,6 +68,32 @@ def check_options(source: Source, options: Mapping[str, Any], *, file: str | Non
             raise ConfigError(problem, file=file, key=f"{key}.{sub}" if sub else key) from None
 
 
+def window_readings(source: Source, windows: Sequence[Window],
+                    options: Mapping[str, Any]) -> list[Iterable[Reading]]:
+    """Each window's readings, in order; nothing is read until a window's are iterated."""
+    read_many = getattr(source, "read_windows", None)
+    if read_many is None:
+        return [_called(source, window, options) for window in windows]
+    try:
+        opened = list(read_many(windows, **options))
+    except Exception as exc:  # a plugin's failure stays with its windows, like a call's
+        return [_raising(exc) for _ in windows]
+    if len(opened) != len(windows):
+        problem = SourceError(f"read_windows gave {len(opened)} readings for "
+                              f"{len(windows)} windows")
+        return [_raising(problem) for _ in windows]
+    return opened
+
+
+def _called(source: Source, window: Window, options: Mapping[str, Any]) -> Iterator[Reading]:
+    yield from source(window, **options)
+
+
+def _raising(exc: Exception) -> Iterator[Reading]:
+    raise exc
+    yield  # a generator: raises when iterated, not when made
+
+
 def _signature_problem(message: str) -> str:
     # inspect says "missing a required argument: 'url'" / "got an unexpected keyword argument"
     return message.replace("got an unexpected keyword argument", "unknown option").replace(
@@ -80,4 +111,4 @@ def describe(type_name: str) -> str:
 
 
 __all__ = ["ENTRY_POINT_GROUP", "Reading", "Source", "Window", "available_types",
-           "check_options", "describe", "load_source"]
+           "check_options", "describe", "load_source", "window_readings"]
