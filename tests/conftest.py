@@ -39,6 +39,16 @@ def prometheus_history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pro
         yield server
 
 
+@pytest.fixture(params=["msgspec", "json"])
+def decoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways the prometheus source decodes answers: msgspec (extra `fast`), json."""
+    if request.param == "json":
+        from pusher.sources import prometheus_api
+
+        monkeypatch.setattr(prometheus_api, "msgspec", None)
+    return str(request.param)
+
+
 @pytest.fixture(scope="session")
 def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgreSQL]:
     with PostgreSQL(tmp_path_factory.mktemp("postgres")) as server:

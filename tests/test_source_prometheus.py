@@ -1,5 +1,7 @@
 """The prometheus source against a real Prometheus (scraping itself)."""
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -70,7 +72,7 @@ def test_range_placeholder_is_the_window_length(prom):
     assert readings and readings[0].fields["value"] >= 1
 
 
-def test_bad_query_fails_alone(prom):
+def test_bad_query_fails_alone(prom, decoder):
     queries = [
         {"query": "sum(", "measurement": "broken"},
         {"query": "sum by (job) (up)", "measurement": "scrape"},
@@ -80,6 +82,39 @@ def test_bad_query_fails_alone(prom):
         for reading in prometheus(current_window(), url=prom.url, queries=queries):
             results.append(reading)
     assert [r.measurement for r in results] == ["scrape"]
+
+
+@pytest.mark.parametrize("server", ["influxdb1", "influxdb2"])
+def test_a_server_that_is_not_prometheus_is_one_clear_error(server, request, decoder):
+    # InfluxDB 1.x answers an unknown path with text, 2.x with JSON of another shape.
+    url = request.getfixturevalue(server).url
+    queries = [{"query": "up", "measurement": "m"}]
+    with pytest.raises(SourceError, match=r"^queries\[0\] m: HTTP 404: not a Prometheus API "
+                                          r"answer$"):
+        list(prometheus(current_window(), url=url, queries=queries))
+
+
+def test_without_msgspec_answers_are_decoded_with_json(prom):
+    # The `fast` extra is optional: with msgspec missing, the source imports and reads alike.
+    script = f"""
+import sys
+sys.modules["msgspec"] = None  # what an install without the extra looks like to import
+from pusher.sources import prometheus_api
+from pusher.sources.prometheus import prometheus
+from pusher.reading import Granularity, Window
+from datetime import UTC, datetime
+assert prometheus_api.msgspec is None
+window = Window.containing(datetime.now(UTC), Granularity.HOURLY)
+queries = [{{"query": "prometheus_build_info", "measurement": "build"}}]
+[reading] = prometheus(window, url="{prom.url}", queries=queries)
+print(reading.tags["version"], reading.fields["value"])
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    [reading] = prometheus(current_window(), url=prom.url,
+                           queries=[{"query": "prometheus_build_info", "measurement": "b"}])
+    assert done.stdout.split() == [reading.tags["version"], "1.0"]
 
 
 def test_unreachable_prometheus_is_one_clear_error():

@@ -10,13 +10,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+from cli_helpers import run_pusher
 from server_prometheus_history import PrometheusHistory
 
 from pusher.lineprotocol import Encoder
 from pusher.pipeline import Run, collect
 from pusher.reading import Granularity, windows_between
 from pusher.sinks import StdoutSink
-from pusher.sources import prometheus_api, prometheus_spans
+from pusher.sources import prometheus_spans
 from pusher.sources.prometheus import prometheus
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -58,14 +59,6 @@ def run_lines(source, windows, prom, queries=QUERIES, now=None):
               StdoutSink(out))
     record = collect(run, windows)
     return out.getvalue(), record.errors, session.asked
-
-
-@pytest.fixture(params=["msgspec", "json"])
-def decoder(request, monkeypatch):
-    """Both ways of decoding answers: msgspec (the `fast` extra) and the json fallback."""
-    if request.param == "json":
-        monkeypatch.setattr(prometheus_api, "msgspec", None)
-    return request.param
 
 
 @pytest.fixture(scope="module")
@@ -192,3 +185,51 @@ def test_a_step_that_fails_fails_only_its_windows(prometheus_history):
     assert "orders,granularity=hourly,shop=s0 count=" in batched
     assert any(line.endswith(f" {day5}") for line in batched.splitlines())
     assert len(asked) == 1 + 1 + len(windows)  # sum once; conflict refused, then alone
+
+
+def query_range_requests(prom) -> float:
+    """Prometheus' own count of the /api/v1/query_range requests it answered."""
+    metrics = requests.get(f"{prom.url}/metrics", timeout=10).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+               if line.startswith("prometheus_http_requests_total{")
+               and 'handler="/api/v1/query_range"' in line)
+
+
+def write_config(tmp_path, prom, queries=QUERIES):
+    tables = "".join(
+        f"[[sources.prom.queries]]\nquery = '{q['query']}'\nmeasurement = \"{q['measurement']}\"\n"
+        + "".join(f'{key} = "{q[key]}"\n' for key in ("field", "name_tag") if key in q)
+        + "".join(f'tags = {{ {k} = "{v}" }}\n' for k, v in q.get("tags", {}).items())
+        for q in queries)
+    path = tmp_path / "pusher.toml"
+    path.write_text(f"""
+[pusher]
+state_dir = "{tmp_path / 'state'}"
+[influx]
+url = "http://127.0.0.1:1"
+api = "v1"
+database = "db"
+[sources.prom]
+type = "prometheus"
+url = "{prom.url}"
+granularity = "hourly"
+{tables}""")
+    return path
+
+
+@pytest.mark.parametrize("command", [
+    ("backfill", "prom", "--chunk", "24"),
+    ("collect", "prom"),
+])
+def test_commands_print_the_per_window_lines_with_one_request_per_query(
+        prometheus_history, asked_alone, tmp_path, command):
+    since, until = START - timedelta(days=1), START + timedelta(days=13)
+    windows = list(windows_between(since, until, Granularity.HOURLY))
+    before = query_range_requests(prometheus_history)
+    result = run_pusher(*command, "--since", since.isoformat(), "--until", until.isoformat(),
+                        "--dry-run", config=write_config(tmp_path, prometheus_history))
+    assert result.returncode == 0, result.stderr
+    assert query_range_requests(prometheus_history) - before == len(QUERIES)
+    alone, _, _ = asked_alone(windows)
+    assert result.stdout == alone
+    assert f"- prom windows={len(windows)} readings={len(alone.splitlines())} " in result.stderr

@@ -100,9 +100,9 @@ def _decode_any(status: int, body: bytes) -> dict[str, Any]:
         answer = json.loads(body) if msgspec is None else msgspec.json.decode(body)
     except ValueError:  # msgspec.DecodeError is a ValueError too
         raise _not_prometheus(status) from None
-    if not isinstance(answer, dict):
+    if not isinstance(answer, dict) or answer.get("status") not in ("success", "error"):
         raise _not_prometheus(status)
-    if answer.get("status") != "success":
+    if answer["status"] == "error":
         raise _refusal(status, str(answer.get("errorType", "")), str(answer.get("error", "")))
     return answer
 
@@ -130,9 +130,9 @@ if msgspec is not None:
             return _series_from_json(status, body)
         except msgspec.DecodeError:
             raise _not_prometheus(status) from None
-        if answer.status != "success":
+        if answer.status == "error":
             raise _refusal(status, answer.errorType, answer.error)
-        if answer.data is None:
+        if answer.status != "success" or answer.data is None:
             raise _not_prometheus(status)
         return [(matrix.metric, matrix.values) for matrix in answer.data.result]
 
