@@ -1,11 +1,11 @@
-"""The prometheus source on a large query_range answer, served from a local HTTP server."""
+"""The prometheus source on a large query_range answer served from loopback, and its decoding."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,15 +14,25 @@ from typing import Any
 from benchmarks.workload import START
 from pusher.lineprotocol import Encoder
 from pusher.reading import Granularity, Window
-from pusher.sources.prometheus import prometheus
+from pusher.sources import prometheus_api
+from pusher.sources.prometheus import read_windows
+
+SERIES = 1000
 
 
-def query_range_body(samples: int, series: int = 1000) -> bytes:
-    """A `query_range` answer of `samples` samples over `series` series, as Prometheus writes it."""
-    per_series, start = max(1, samples // series), START.timestamp()
+def hours(count: int) -> list[Window]:
+    """`count` consecutive hourly windows from the benchmark's START."""
+    return [Window(START + timedelta(hours=n), START + timedelta(hours=n + 1), Granularity.HOURLY)
+            for n in range(count)]
+
+
+def query_range_body(samples: int, series: int = SERIES) -> bytes:
+    """A `query_range` answer of `samples` samples over `series` series, one per hour each,
+    at the ends of the windows of hours(samples // series), as Prometheus writes it."""
+    steps, first_end = max(1, samples // series), (START + timedelta(hours=1)).timestamp()
     result = [{"metric": {"__name__": "http_requests_total", "job": "api",
                           "instance": f"10.0.{n // 250}.{n % 250}:9100", "code": "200"},
-               "values": [[start + 60 * i, f"{n * 1.5 + i:.1f}"] for i in range(per_series)]}
+               "values": [[first_end + 3600 * i, f"{n * 1.5 + i:.1f}"] for i in range(steps)]}
               for n in range(series)]
     return json.dumps({"status": "success",
                        "data": {"resultType": "matrix", "result": result}}).encode()
@@ -53,10 +63,41 @@ def serving(body: bytes) -> Iterator[str]:
         server.server_close()
 
 
+def best_of(repeats: int, work: Callable[[], object]) -> float:
+    """The fewest seconds `work` took in `repeats` tries."""
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def decode_figure(samples: int, repeats: int) -> dict[str, float]:
+    """Seconds to decode one answer: json.loads, pusher's decoder with and without msgspec,
+    and orjson where it is installed (it is not a dependency: measured to choose)."""
+    body = query_range_body(samples)
+    took = {"json_s": best_of(repeats, lambda: json.loads(body)),
+            "pusher_s": best_of(repeats, lambda: prometheus_api.series_of(200, body)),
+            "body_mb": len(body) / 1e6}
+    saved = prometheus_api.msgspec
+    prometheus_api.msgspec = None  # type: ignore[assignment]  # the fallback, no `fast` extra
+    try:
+        took["fallback_s"] = best_of(repeats, lambda: prometheus_api.series_of(200, body))
+    finally:
+        prometheus_api.msgspec = saved
+    try:
+        import orjson
+    except ImportError:
+        return took
+    took["orjson_s"] = best_of(repeats, lambda: orjson.loads(body))
+    return took
+
+
 def prometheus_figure(samples: int, repeats: int) -> dict[str, float]:
     """Best seconds of json.loads(body) and of the source turning the answer into lines."""
     body = query_range_body(samples)
-    window = Window(START, START + timedelta(hours=1), Granularity.HOURLY)
+    windows = hours(max(1, samples // SERIES))
     queries: list[Mapping[str, Any]] = [{"query": "http_requests_total",
                                          "measurement": "http_requests",
                                          "field": "count"}]
@@ -68,7 +109,9 @@ def prometheus_figure(samples: int, repeats: int) -> dict[str, float]:
             best_json = min(best_json, time.perf_counter() - started)
             encode = Encoder("s").encode
             started = time.perf_counter()
-            lines = [encode(r, "hourly", 0) for r in prometheus(window, url, queries)]
+            lines = [encode(reading, "hourly", 0)
+                     for readings in read_windows(windows, url, queries)
+                     for reading in readings]
             best_source = min(best_source, time.perf_counter() - started)
             if len(lines) != samples:
                 raise RuntimeError(f"prometheus source gave {len(lines)} of {samples} points")

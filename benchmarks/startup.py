@@ -9,8 +9,10 @@ from pathlib import Path
 
 from benchmarks.push import ROOT, pusher_env
 
-# Imported only by the sources and writers that need them.
-HEAVY_MODULES = ("googleapiclient", "sqlalchemy", "influxdb_client")
+# Imported only by the sources and writers that need them; importlib.metadata only to find
+# a plugin's source type (it costs about as much as importing click).
+HEAVY_MODULES = ("googleapiclient", "sqlalchemy", "influxdb_client", "requests",
+                 "importlib.metadata")
 
 
 def tiny_config(directory: Path) -> Path:

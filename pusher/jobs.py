@@ -13,8 +13,7 @@ from pusher.errors import ConfigError
 from pusher.pipeline import RunRecord
 from pusher.reading import Window, default_windows, windows_between
 from pusher.runlog import History, Watermarks
-from pusher.runquery import RunQuery
-from pusher.runs import RunContext, run_source
+from pusher.runs import RunContext, WatermarkLookup, run_source
 from pusher.sinks import InfluxSink, ServerHealth, Sink, SinkCounts, StdoutSink, flush_spool
 from pusher.sources import Source, check_options, load_source
 from pusher.spool import DeadLetter, Spool
@@ -89,12 +88,17 @@ def run_context(config: Config, outputs: Outputs) -> RunContext:
     """Outputs plus state: a dry run reads watermarks but changes nothing."""
     dry = outputs.stdout is not None
     marks = Watermarks(config.state_dir)
+    remote: WatermarkLookup
+    if dry:  # a dry run only reads the local watermark: it must not need InfluxDB
+        remote = lambda name, _granularity: marks.get(name)  # noqa: E731
+    else:  # imported here: it brings requests, which a dry run of a local source never needs
+        from pusher.runquery import RunQuery
+
+        remote = RunQuery(config.influx).watermark
     return RunContext(
         config=config, sink_for=outputs.sink_for, dead_letter=outputs.dead_letter,
         watermarks=None if dry else marks, history=None if dry else History(config.state_dir),
-        # A dry run only reads the local watermark: it must not need InfluxDB.
-        remote_watermark=(lambda name, _granularity: marks.get(name)) if dry
-        else RunQuery(config.influx).watermark)
+        remote_watermark=remote)
 
 
 def run_sources(config: Config, names: Sequence[str], outputs: Outputs,

@@ -11,8 +11,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `benchmarks` is a top-level directory, not installed
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.backfill import backfill_figure, history_server  # noqa: E402
 from benchmarks.encode import encode_figure  # noqa: E402
-from benchmarks.prom import prometheus_figure  # noqa: E402
+from benchmarks.prom import decode_figure, prometheus_figure  # noqa: E402
 from benchmarks.push import (  # noqa: E402
     compare,
     influxdb1_target,
@@ -50,6 +51,19 @@ def test_peak_rss_is_measured(tmp_path, influxdb1: InfluxDB1, influx_db):
 def test_prometheus_source_turns_every_sample_into_a_point():
     took = prometheus_figure(2_000, repeats=1)  # raises unless 2,000 lines come out
     assert took["body_mb"] > 0
+
+
+def test_decoders_are_all_timed():
+    took = decode_figure(2_000, repeats=1)
+    assert {"json_s", "pusher_s", "fallback_s"} <= set(took) and took["body_mb"] > 0
+
+
+def test_backfill_ways_agree_on_a_real_prometheus(tmp_path):
+    # backfill_figure raises unless the batched lines equal the per-window lines.
+    with history_server(tmp_path, days=2, series=5, settle=False) as prepared:
+        took = backfill_figure(prepared, repeats=1)
+    assert took["windows"] == 48 and took["points"] == 48 * 5
+    assert (took["per_window_requests"], took["batched_requests"]) == (48, 1)
 
 
 def test_pusher_commands_import_no_heavy_dependency(tmp_path):

@@ -48,7 +48,7 @@ class Client:
         params = {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}",
                   "step": f"{step}s"}
         status, body = self._get("/api/v1/query_range", params)
-        return _series(status, body)
+        return series_of(status, body)
 
     def build_info(self) -> dict[str, Any]:
         """/api/v1/status/buildinfo's data: version, revision, ..."""
@@ -137,6 +137,7 @@ if msgspec is not None:
         return [(matrix.metric, matrix.values) for matrix in answer.data.result]
 
 
-def _series(status: int, body: bytes) -> list[Series]:
+def series_of(status: int, body: bytes) -> list[Series]:
+    """The series of a query_range answer (HTTP `status`, `body`); SourceError if refused."""
     return _series_from_json(status, body) if msgspec is None else _series_from_msgspec(
         status, body)
