@@ -91,3 +91,16 @@ def test_own_source_types_are_the_ones_setup_cfg_registers():
     registered = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)
                   if ep.dist is not None and ep.dist.name == "pusher"}
     assert registered == OWN_TYPES
+
+
+def test_own_types_load_without_the_entry_point_scan():
+    script = """
+import sys
+from pusher.sources import load_source
+from pusher.sources.prometheus import prometheus
+assert load_source("prometheus") is prometheus
+print("importlib.metadata" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.stdout.strip() == "False", done.stderr
