@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from pusher.cli import COMMANDS, cli
+from pusher.errors import ConfigError
 from pusher.sources import ENTRY_POINT_GROUP, OWN_TYPES
 
 
@@ -94,13 +95,12 @@ def test_own_source_types_are_the_ones_setup_cfg_registers():
 
 
 def test_own_types_load_without_the_entry_point_scan():
-    script = """
-import sys
-from pusher.sources import load_source
-from pusher.sources.prometheus import prometheus
-assert load_source("prometheus") is prometheus
-print("importlib.metadata" in sys.modules)
-"""
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=60, check=False)
-    assert done.stdout.strip() == "False", done.stderr
+    from pusher.sources import available_types, load_source
+    from pusher.sources.prometheus import prometheus
+
+    available_types.cache_clear()
+    assert load_source("prometheus") is prometheus
+    assert available_types.cache_info().misses == 0  # no scan of the installed packages
+    with pytest.raises(ConfigError, match="unknown source type 'nope'"):
+        load_source("nope")
+    assert available_types.cache_info().misses == 1
