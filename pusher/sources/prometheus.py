@@ -23,7 +23,10 @@ from pusher.sources.prometheus_spans import Span, plan_spans
 
 log = logging.getLogger(__name__)
 QUERY_KEYS = {"query", "measurement", "field", "tags", "name_tag"}
-Sample = tuple[dict[str, str], str]  # (tags, value as Prometheus wrote it)
+# (the series' number in QueryAnswer.tags, the value as Prometheus wrote it): a tuple of an
+# int and a str, which the garbage collector stops tracking, so a big answer costs no
+# collector time while its windows are read.
+Sample = tuple[int, str]
 
 
 def prometheus(
@@ -115,8 +118,9 @@ class SpanAnswers:
         failures = []
         for query, answer in zip(self.queries, self._answers, strict=True):
             measurement, field = query.measurement, query.field
-            for tags, value in answer.buckets[step]:
-                yield Reading(measurement, {field: float(value)}, tags)
+            tags = answer.tags
+            for series, value in answer.buckets[step]:
+                yield Reading(measurement, {field: float(value)}, tags[series])
             if step in answer.errors:
                 failures.append(f"{query}: {answer.errors[step]}")
         if failures:
@@ -128,11 +132,12 @@ class QueryAnswer:
     """One query over one span: per window, its samples in Prometheus' series order."""
 
     buckets: list[list[Sample]]
+    tags: list[dict[str, str]]  # per series of the answer(s)
     errors: dict[int, SourceError]  # window number -> why the query failed for it
 
     @classmethod
     def ask(cls, client: Client, query: Query, span: Span) -> QueryAnswer:
-        answer = cls([[] for _ in span.windows], {})
+        answer = cls([[] for _ in span.windows], [], {})
         answer.fill(client, query, span, 0)
         return answer
 
@@ -160,7 +165,8 @@ class QueryAnswer:
         buckets, steps = self.buckets, len(span.windows)
         first, seconds = span.first_end, span.seconds
         for labels, values in series:
-            tags = query.tags_of(labels)
+            number = len(self.tags)
+            self.tags.append(query.tags_of(labels))
             for stamp, value in values:
                 step = round((stamp - first) / seconds)
                 if not 0 <= step < steps:
@@ -168,7 +174,7 @@ class QueryAnswer:
                         bucket.clear()  # all of this span's samples, or none
                     raise SourceError(f"the answer holds a sample at {stamp}, which is not "
                                       "one of the steps asked for")
-                buckets[offset + step].append((tags, value))
+                buckets[offset + step].append((number, value))
 
     def _failed(self, query: Query, span: Span, offset: int, exc: SourceError) -> None:
         log.warning("%s (%s): %s", f"queries[{query.number}]", query.measurement, exc)
