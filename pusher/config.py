@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -181,6 +180,8 @@ def _check_keys(table: Mapping[str, Any], allowed: set[str] | tuple[str, ...], f
                 prefix: str) -> None:
     for key in table:
         if key not in allowed:
+            import difflib  # only for a mistake: every command starts faster
+
             hint = difflib.get_close_matches(key, list(allowed), n=1)
             suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
             raise ConfigError(f"unknown key{suggestion}", file=file, key=_join(prefix, key))

@@ -62,7 +62,9 @@ def parse_schedule(text: str | None, granularity: Granularity = Granularity.HOUR
         if seconds <= 0:
             raise ValueError(f"{text!r}: the period must be positive")
         return Schedule(text, every=float(seconds))
-    expression = _ALIASES.get(text, text)
+    if text in _ALIASES:  # valid by construction: no need to load cronsim to check it
+        return Schedule(text, cron=_ALIASES[text])
+    expression = text
     if expression.startswith("@"):
         raise ValueError(f"{text!r}: unknown alias (use {', '.join(_ALIASES)})")
     # Imported here: cronsim pulls in calendar and locale, which `pusher --help` can skip.
