@@ -3,6 +3,8 @@
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from pusher.reading import Granularity, Window, windows_between
 from pusher.sources.prometheus_spans import MAX_STEPS, plan_spans
 
@@ -76,3 +78,27 @@ def test_a_lone_window_is_asked_as_today():
     [span] = plan_spans([window], LATER)
     assert (span.first_end, span.last_end, span.seconds) == (
         window.end.timestamp(), window.end.timestamp(), 3600)
+
+
+def test_samples_are_placed_at_their_windows_or_the_answer_is_refused_whole():
+    from pusher.errors import SourceError
+    from pusher.sources.prometheus import Query, QueryAnswer
+
+    windows = list(windows_between(datetime(2024, 1, 1, tzinfo=UTC),
+                                   datetime(2024, 1, 1, 3, tzinfo=UTC), Granularity.HOURLY))
+    [span] = plan_spans(windows, LATER)
+    query = Query.parse(0, {"query": "x", "measurement": "m", "tags": {"env": "t"}})
+    ends = [w.end.timestamp() for w in windows]
+    answer = QueryAnswer([], [], [], {})
+    answer.series, answer.values = [[] for _ in windows], [[] for _ in windows]
+    answer._bucket(query, [({"__name__": "x", "a": "1"}, [[ends[0], "1.5"], [ends[2], "NaN"]]),
+                           ({"a": "2"}, [[ends[2], "+Inf"]])], span, 0)
+    assert answer.series == [[0], [], [0, 1]]
+    assert answer.values[0] == [1.5] and answer.values[2][1] == float("inf")
+    assert answer.tags == [{"env": "t", "metric": "x", "a": "1"}, {"env": "t", "a": "2"}]
+    for bad, reason in (([[ends[2] + 3600, "1"]], "not one of the steps asked for"),
+                        ([[ends[0], "1"], [ends[1], "many"]], "'many', not a number")):
+        broken = QueryAnswer([[] for _ in windows], [[] for _ in windows], [], {})
+        with pytest.raises(SourceError, match=reason):
+            broken._bucket(query, [({"a": "1"}, bad)], span, 0)
+        assert broken.series == [[], [], []] and broken.values == [[], [], []]

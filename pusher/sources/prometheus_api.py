@@ -8,7 +8,7 @@ standard json module; both give the same series.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +43,8 @@ class Client:
     headers: Mapping[str, str] | None = None
     verify: bool = True
 
-    def query_range(self, query: str, start: float, end: float, step: int) -> list[Series]:
+    def query_range(self, query: str, start: float, end: float, step: int
+                    ) -> Iterable[Series]:
         """The series of /api/v1/query_range, in Prometheus' order; start/end in seconds."""
         params = {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}",
                   "step": f"{step}s"}
@@ -110,7 +111,9 @@ def _decode_any(status: int, body: bytes) -> dict[str, Any]:
 if msgspec is not None:
     class _Matrix(msgspec.Struct, gc=False):
         metric: dict[str, str] = {}
-        values: list[tuple[float, str]] = []
+        # Left encoded (a view into the body) until the series is read: an answer's decoded
+        # samples never all exist at once.
+        values: msgspec.Raw = msgspec.Raw(b"[]")
 
     class _Data(msgspec.Struct, gc=False):
         result: list[_Matrix] = []
@@ -122,8 +125,9 @@ if msgspec is not None:
         error: str = ""
 
     _range_decoder = msgspec.json.Decoder(_Answer)
+    _values_decoder = msgspec.json.Decoder(list[tuple[float, str]])
 
-    def _series_from_msgspec(status: int, body: bytes) -> list[Series]:
+    def _series_from_msgspec(status: int, body: bytes) -> Iterable[Series]:
         try:
             answer = _range_decoder.decode(body)
         except msgspec.ValidationError:  # JSON, but not shaped like an answer: say why
@@ -134,10 +138,20 @@ if msgspec is not None:
             raise _refusal(status, answer.errorType, answer.error)
         if answer.status != "success" or answer.data is None:
             raise _not_prometheus(status)
-        return [(matrix.metric, matrix.values) for matrix in answer.data.result]
+        return _decoded(status, answer.data.result)
+
+    def _decoded(status: int, result: list[_Matrix]) -> Iterator[Series]:
+        for matrix in result:
+            try:
+                values = _values_decoder.decode(matrix.values)
+            except msgspec.DecodeError:  # ValidationError too
+                raise _not_prometheus(status) from None
+            yield matrix.metric, values
 
 
-def series_of(status: int, body: bytes) -> list[Series]:
-    """The series of a query_range answer (HTTP `status`, `body`); SourceError if refused."""
-    return _series_from_json(status, body) if msgspec is None else _series_from_msgspec(
-        status, body)
+def series_of(status: int, body: bytes) -> Iterable[Series]:
+    """The series of a query_range answer (HTTP `status`, `body`), in order; a series'
+    samples are decoded as it is reached. SourceError if refused or not an answer."""
+    if msgspec is None:
+        return _series_from_json(status, body)
+    return _series_from_msgspec(status, body)
