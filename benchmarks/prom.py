@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
@@ -92,6 +94,28 @@ def decode_figure(samples: int, repeats: int) -> dict[str, float]:
         return took
     took["orjson_s"] = best_of(repeats, lambda: orjson.loads(body))
     return took
+
+
+def span_memory(series: int, steps: int) -> dict[str, float]:
+    """Peak bytes Python allocated (tracemalloc) while the source read `steps` windows of
+    `series` series from one answer, per sample; the body itself is counted once."""
+    body = query_range_body(series * steps, series)
+    windows = hours(steps)
+    queries: list[Mapping[str, Any]] = [{"query": "x", "measurement": "m"}]
+    later = windows[-1].end + timedelta(days=1)  # every window complete: one span
+    count = 0
+    with serving(body) as url:
+        gc.collect()
+        tracemalloc.start()
+        try:
+            for readings in read_windows(windows, url, queries, clock=lambda: later):
+                count += len(list(readings))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    if count != series * steps:
+        raise RuntimeError(f"the source gave {count} of {series * steps} readings")
+    return {"peak_mb": peak / 1e6, "bytes_per_sample": peak / count, "body_mb": len(body) / 1e6}
 
 
 def prometheus_figure(samples: int, repeats: int) -> dict[str, float]:

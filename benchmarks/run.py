@@ -11,7 +11,7 @@ from pathlib import Path
 
 from benchmarks.backfill import backfill_figure, history_server
 from benchmarks.encode import encode_figure
-from benchmarks.prom import decode_figure, prometheus_figure
+from benchmarks.prom import decode_figure, prometheus_figure, span_memory
 from benchmarks.push import (
     ROOT,
     compare,
@@ -87,6 +87,8 @@ def prometheus_figures(sizes: Sizes) -> list[Figure]:
               if "orjson_s" in decoded else "orjson not installed")
     took = prometheus_figure(samples, sizes.repeats)
     rate = samples / took["source_s"]
+    steps = 11_000 if samples >= 1_000_000 else 1_000  # a whole span in the full run
+    memory = span_memory(50, steps)
     body = f"the same {took['body_mb']:.0f} MB body"
     return [Figure(f"decode a {samples:,}-sample query_range answer (msgspec, extra fast)",
                    f"json.loads of {body}", samples, decoded["pusher_s"], decoded["json_s"],
@@ -97,7 +99,11 @@ def prometheus_figures(sizes: Sizes) -> list[Figure]:
             Figure(f"prometheus source, {samples:,}-sample query_range to lines",
                    f"json.loads of {body}", samples, took["source_s"], took["json_s"],
                    ">= 0.3 M points/s", None, holds=rate >= 300_000,
-                   note=f"{rate / 1e6:.2f} M points/s")]
+                   note=f"{rate / 1e6:.2f} M points/s"),
+            Figure(f"peak memory reading {steps:,} windows of 50 series (tracemalloc)",
+                   "the answer's body", None, memory["peak_mb"], memory["body_mb"],
+                   "report", None, unit="MB",
+                   note=f"{memory['bytes_per_sample']:.0f} bytes per sample")]
 
 
 def backfill_figures(sizes: Sizes, workdir: Path) -> list[Figure]:

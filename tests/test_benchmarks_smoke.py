@@ -13,7 +13,7 @@ if str(ROOT) not in sys.path:  # `benchmarks` is a top-level directory, not inst
 
 from benchmarks.backfill import backfill_figure, history_server  # noqa: E402
 from benchmarks.encode import encode_figure  # noqa: E402
-from benchmarks.prom import decode_figure, prometheus_figure  # noqa: E402
+from benchmarks.prom import decode_figure, prometheus_figure, span_memory  # noqa: E402
 from benchmarks.push import (  # noqa: E402
     compare,
     influxdb1_target,
@@ -56,6 +56,12 @@ def test_prometheus_source_turns_every_sample_into_a_point():
 def test_decoders_are_all_timed():
     took = decode_figure(2_000, repeats=1)
     assert {"json_s", "pusher_s", "fallback_s"} <= set(took) and took["body_mb"] > 0
+
+
+def test_span_memory_is_measured():
+    # span_memory raises unless every sample became a reading.
+    measured = span_memory(5, 100)
+    assert measured["peak_mb"] > 0 and measured["bytes_per_sample"] > 0
 
 
 def test_backfill_ways_agree_on_a_real_prometheus(tmp_path):

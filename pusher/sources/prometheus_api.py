@@ -1,8 +1,8 @@
 """Prometheus' HTTP API: every request of the prometheus source, and decoding its answers.
 
 Answers are decoded with msgspec into typed structures when it is installed (the `fast`
-extra: about 5x json.loads on a 1 M-sample answer, see docs/performance.md), else with the
-standard json module; both give the same series.
+extra: several times json.loads on a 1 M-sample answer, docs/performance.md), else with
+the standard json module; both give the same series.
 """
 
 from __future__ import annotations
