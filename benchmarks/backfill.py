@@ -112,8 +112,8 @@ def backfill_figure(prepared: Prepared, repeats: int) -> dict[str, Any]:
                 raw_query(session, server.url, windows[0].end, windows[-1].end)
             elif way == "readings":
                 count = sum(len(list(readings))
-                            for readings in read_windows(windows, server.url, [QUERY],
-                                                         session=session))
+                            for readings in read_windows(windows, url=server.url,
+                                                         queries=[QUERY], session=session))
             else:
                 lines[way] = to_lines(way, windows, server.url, session)
             best[way] = min(best[way], time.perf_counter() - started)
@@ -131,8 +131,8 @@ def to_lines(way: str, windows: list[Window], url: str, session: requests.Sessio
     read = per_window if way == "per_window" else read_windows
     encode = Encoder("s").encode
     return [encode(reading, "hourly", int(window.start.timestamp()))
-            for window, readings in zip(windows, read(windows, url, [QUERY], session=session),
-                                        strict=True)
+            for window, readings in zip(
+                windows, read(windows, url=url, queries=[QUERY], session=session), strict=True)
             for reading in readings]
 
 

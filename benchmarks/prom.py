@@ -108,7 +108,7 @@ def span_memory(series: int, steps: int) -> dict[str, float]:
         gc.collect()
         tracemalloc.start()
         try:
-            for readings in read_windows(windows, url, queries, clock=lambda: later):
+            for readings in read_windows(windows, url=url, queries=queries, clock=lambda: later):
                 count += len(list(readings))
             peak = tracemalloc.get_traced_memory()[1]
         finally:
@@ -134,7 +134,7 @@ def prometheus_figure(samples: int, repeats: int) -> dict[str, float]:
             encode = Encoder("s").encode
             started = time.perf_counter()
             lines = [encode(reading, "hourly", 0)
-                     for readings in read_windows(windows, url, queries)
+                     for readings in read_windows(windows, url=url, queries=queries)
                      for reading in readings]
             best_source = min(best_source, time.perf_counter() - started)
             if len(lines) != samples:

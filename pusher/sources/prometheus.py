@@ -8,6 +8,7 @@ lines that come out are the same, byte for byte, in the same order.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -37,31 +38,28 @@ def prometheus(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Iterator[Reading]:
     """Prometheus range queries; a sample's labels become tags, its value one field."""
-    [readings] = read_windows([window], url, queries, timeout, headers, verify_ssl, session,
-                              clock)
+    [readings] = read_windows([window], url=url, queries=queries, timeout=timeout,
+                              headers=headers, verify_ssl=verify_ssl, session=session,
+                              clock=clock)
     yield from readings
 
 
-def read_windows(
-    windows: Sequence[Window],
-    url: str,
-    queries: list[Mapping[str, Any]],
-    timeout: float = 30.0,
-    headers: Mapping[str, str] | None = None,
-    verify_ssl: bool = True,
-    session: requests.Session | None = None,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> list[Iterator[Reading]]:
+def read_windows(windows: Sequence[Window], **options: Any) -> list[Iterator[Reading]]:
     """The readings of each window, in order; nothing is asked until a window is read.
 
-    Each query is asked once per span (at most 11,000 windows of one length), when the
-    span's first window is read; a failing query fails the windows it failed for (raised
-    after the other queries' readings), as when each window is asked alone.
+    Takes the options of `prometheus`. Each query is asked once per span (at most 11,000
+    windows of one length), when the span's first window is read; a failing query fails
+    the windows it failed for (raised after the other queries' readings), as when each
+    window is asked alone.
     """
-    client = Client(session or requests.Session(), url, timeout, headers, verify_ssl)
-    parsed = [Query.parse(number, spec) for number, spec in enumerate(queries)]
+    given = inspect.signature(prometheus).bind(None, **options)  # one list of options
+    given.apply_defaults()
+    option = given.arguments
+    client = Client(option["session"] or requests.Session(), option["url"], option["timeout"],
+                    option["headers"], option["verify_ssl"])
+    parsed = [Query.parse(number, spec) for number, spec in enumerate(option["queries"])]
     per_window = []
-    for span in plan_spans(windows, clock()):
+    for span in plan_spans(windows, option["clock"]()):
         answers = SpanAnswers(client, parsed, span)
         per_window += [answers.readings(step) for step in range(len(span.windows))]
     return per_window
