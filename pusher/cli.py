@@ -135,7 +135,7 @@ COMMANDS = {
     "sources": ("pusher.commands.basics:sources",
                 "List configured sources and the installed source types."),
     "spool": ("pusher.commands.operations:spool", "What waits in the spool and what "
-              "InfluxDB refused; flush or retry them."),
+              "InfluxDB refused; flush, retry or move batches aside."),
     "status": ("pusher.commands.operations:status", "Each source's schedule, last run, "
                "points, next run, lag and spool (from the state dir)."),
     "validate": ("pusher.commands.operations:validate", "Check the config, reach every "

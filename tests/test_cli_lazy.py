@@ -26,7 +26,9 @@ def test_each_summary_is_its_commands_own_first_paragraph(name):
     reference, summary = COMMANDS[name]
     command = loaded(reference)
     assert command.name == name
-    assert summary == command.help.split("\n\n")[0]
+    assert summary == command.help.split("\n\n")[0], (
+        f"pusher.cli.COMMANDS[{name!r}]: the summary `pusher --help` lists must be the first "
+        "paragraph of the command's docstring")
 
 
 @pytest.mark.parametrize("width", [60, 80, 120])
