@@ -75,17 +75,26 @@ def best_of(repeats: int, work: Callable[[], object]) -> float:
     return best
 
 
+def decode_all(body: bytes) -> int:
+    """Decode every series' samples of an answer, as the source does; returns the count."""
+    return sum(len(samples) for _, samples in prometheus_api.series_of(200, body))
+
+
 def decode_figure(samples: int, repeats: int) -> dict[str, float]:
     """Seconds to decode one answer: json.loads, pusher's decoder with and without msgspec,
     and orjson where it is installed (it is not a dependency: measured to choose)."""
     body = query_range_body(samples)
+    if decode_all(body) != samples:
+        raise RuntimeError("pusher's decoder lost samples")
     took = {"json_s": best_of(repeats, lambda: json.loads(body)),
-            "pusher_s": best_of(repeats, lambda: prometheus_api.series_of(200, body)),
+            "pusher_s": best_of(repeats, lambda: decode_all(body)),
             "body_mb": len(body) / 1e6}
     saved = prometheus_api.msgspec
     prometheus_api.msgspec = None  # type: ignore[assignment]  # the fallback, no `fast` extra
     try:
-        took["fallback_s"] = best_of(repeats, lambda: prometheus_api.series_of(200, body))
+        if decode_all(body) != samples:
+            raise RuntimeError("the json fallback lost samples")
+        took["fallback_s"] = best_of(repeats, lambda: decode_all(body))
     finally:
         prometheus_api.msgspec = saved
     try:
