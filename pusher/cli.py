@@ -14,7 +14,7 @@ import click
 
 from pusher import __version__
 from pusher.errors import ConfigError, PusherError
-from pusher.secrets import RedactingFilter, Redactor
+from pusher.secrets import RedactingFilter, Redactor, install, redact
 
 if TYPE_CHECKING:  # the config module is imported when a command loads one, not for --help
     from pusher.config import Config
@@ -43,18 +43,19 @@ def setup_logging(verbose: int) -> None:
     level = logging.WARNING - 10 * verbose
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("pusher: %(levelname)s: %(message)s"))
+    handler.addFilter(RedactingFilter())  # the rule install_redaction puts in place
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(max(logging.DEBUG, level))
 
 
-def install_redaction(redact: Redactor) -> None:
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(RedactingFilter(redact))
+def install_redaction(redactor: Redactor) -> None:
+    """The config's secrets join the rule every log line, message and state file goes through."""
+    install(redactor)
 
 
 def fail(message: str, code: int) -> NoReturn:
-    click.echo(f"pusher: error: {message}", err=True)
+    click.echo(f"pusher: error: {redact(message)}", err=True)
     sys.exit(code)
 
 
@@ -68,9 +69,7 @@ def handles_errors(command: F) -> F:
         except ConfigError as exc:
             fail(str(exc), EXIT_USAGE)
         except PusherError as exc:
-            state = click.get_current_context().find_object(State)
-            redact = state._config.redact if state and state._config else Redactor()
-            fail(redact(str(exc)), EXIT_FAILED)
+            fail(str(exc), EXIT_FAILED)
 
     return wrapper  # type: ignore[return-value]
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from pusher.pipeline import RunRecord
 from pusher.reading import Reading
+from pusher.secrets import redact
 from pusher.state import read_json, update_json
 from pusher.writers import one_line
 
@@ -102,7 +103,8 @@ class History:
                  "readings": record.readings, "written": record.written,
                  "refused": record.refused, "spooled": record.spooled,
                  "duration": round(record.duration, 3), "windows": record.windows,
-                 "error": one_line(error or (record.errors[0] if record.errors else "")) or None}
+                 "error": redact(one_line(error or (record.errors[0] if record.errors else "")))
+                 or None}
         stamp = ended
 
         def change(data: dict[str, Any]) -> None:

@@ -102,6 +102,19 @@ def test_url_passwords_are_secrets_even_without_variables():
     assert config.redact("failed: postgresql://r:literal@h/db") == "failed: postgresql://r:***@h/db"
 
 
-def test_short_secrets_are_redacted_as_whole_words_only():
-    config = parse_config({"influx": {"token": "t"}}, {})
-    assert config.redact("token t, then text") == "token ***, then text"
+def test_a_secret_that_is_a_plain_word_is_masked_only_in_its_positions():
+    config = parse_config({"influx": {"token": "t", "api": "v1", "database": "pusher",
+                                      "password": "pusher"},
+                           "sources": {"ga": {"type": "google-analytics",
+                                              "credentials": "default"}}}, {})
+    # The words stay readable where they are not secrets...
+    assert config.redact("token t, then text") == "token t, then text"
+    assert config.redact("database 'pusher' not found") == "database 'pusher' not found"
+    assert config.redact("Your default credentials were not found") == \
+        "Your default credentials were not found"
+    # ...and are masked where they stand in a secret position.
+    assert config.redact("dsn password=pusher user=u") == "dsn password=*** user=u"
+    assert config.redact("http://u:pusher@h/x?token=t") == "http://u:***@h/x?token=***"
+    shown = redacted(dict(config.raw), redact=config.redact)
+    assert shown["sources"]["ga"]["credentials"] == "***"
+    assert shown["influx"]["database"] == "pusher"
