@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pusher.errors import ConfigError
 from pusher.lineprotocol import PRECISIONS
@@ -18,17 +19,38 @@ from pusher.reading import Granularity
 from pusher.rollups.config import RollupsConfig, parse_rollups
 from pusher.schedules import parse_schedule
 from pusher.secrets import (
-    REDACTED,
     MissingVariable,
     Redactor,
-    is_secret_name,
+    header_secrets,
+    is_secret_position,
+    redacted,
     substitute,
-    url_password,
+    url_secrets,
 )
+from pusher.values import (
+    check_http_url,
+    check_state_dir,
+    number_at_least,
+    optional,
+    positive,
+    spool_cap,
+    timezone_named,
+    typed,
+    unknown_key,
+)
+
+__all__ = ["Config", "InfluxConfig", "SourceConfig", "find_config_path", "load_config",
+           "parse_config", "redacted"]
 
 DEFAULT_PATH = "pusher.toml"
 # Keys every source has; everything else is passed to the source callable as options.
-SOURCE_KEYS = ("type", "granularity", "schedule", "jitter", "timeout", "enabled", "catchup_max")
+SOURCE_KEYS = ("type", "granularity", "schedule", "jitter", "timeout", "enabled", "catchup_max",
+               "on_collision")
+# What a run does with a reading that lands on the series, field and time of an earlier one.
+ON_COLLISION = ("refuse", "last", "sum")
+# A source name ends up in file names, tags and command lines: no path separators, no
+# leading dot or dash.
+_SOURCE_NAME = re.compile(r"[^\W_][\w.\-]*")
 
 
 @dataclass(frozen=True)
@@ -74,12 +96,15 @@ class SourceConfig:
     timeout: float | None = None
     enabled: bool = True
     catchup_max: int | None = None  # missed windows caught up at most; None: a default
+    on_collision: str = "refuse"  # refuse | last | sum
     options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    root: Path = Path()  # the config file's folder: relative paths in options start there
 
 
 @dataclass(frozen=True)
 class Config:
     path: Path | None
+    root: Path  # the config file's folder: relative paths in the config start there
     influx: InfluxConfig
     sources: Mapping[str, SourceConfig]
     state_dir: Path
@@ -108,7 +133,11 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
         raise ConfigError(f"not valid TOML: {exc}", file=name) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=name) from None
-    return parse_config(data, env, path=path)
+    config = parse_config(data, env, path=path)
+    from pusher.sources.python import add_import_folder
+
+    add_import_folder(config.root)  # `callable = "my_metrics:fn"` beside the config file
+    return config
 
 
 def parse_config(data: Mapping[str, Any], env: Mapping[str, str], path: Path | None = None
@@ -124,20 +153,22 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str], path: Path | N
     base = _section(data, "pusher", file)
     _check_keys(base, {"state_dir", "timezone", "spool_max_mb"}, file, "pusher")
     influx = _parse_influx(_section(data, "influx", file), file, secrets)
+    root = path.absolute().parent if path else Path.cwd()
     sources = {
-        name: _parse_source(name, spec, file, secrets)
+        name: _parse_source(name, spec, file, root)
         for name, spec in _section(data, "sources", file).items()
     }
-    root = path.parent if path else Path.cwd()
-    state_dir = root / str(base.get("state_dir", ".pusher"))
-    timezone = _timezone(base.get("timezone", "UTC"), file, "pusher.timezone")
+    state_dir = check_state_dir(typed(base.get("state_dir", ".pusher"), str, file,
+                                      "pusher.state_dir"), root, file, "pusher.state_dir")
+    timezone = timezone_named(base.get("timezone", "UTC"), file, "pusher.timezone")
     return Config(
         path=path,
+        root=root,
         influx=influx,
         sources=MappingProxyType(sources),
         state_dir=state_dir,
         timezone=timezone,
-        spool_max_bytes=_spool_cap(base.get("spool_max_mb", 512), file),
+        spool_max_bytes=spool_cap(base.get("spool_max_mb", 512), file),
         redact=Redactor(secrets),
         raw=MappingProxyType(dict(data)),
         rollups=parse_rollups(data.get("rollups", {}), timezone, file),
@@ -152,11 +183,9 @@ def _substitute_all(value: Any, env: Mapping[str, str], secrets: set[str], file:
         except MissingVariable as exc:
             raise ConfigError(f"environment variable ${{{exc.args[0]}}} is not set",
                               file=file, key=key) from None
-        last = key.rsplit(".", 1)[-1]
-        if is_secret_name(last) and text:
-            secrets.add(text)
-        if (password := url_password(text)) is not None and password:
-            secrets.add(password)
+        if text and is_secret_position(key):
+            secrets.update(header_secrets(text))
+        secrets.update(url_secrets(text))
         return text
     if isinstance(value, dict):
         return {k: _substitute_all(v, env, secrets, file, _join(key, k)) for k, v in value.items()}
@@ -180,11 +209,7 @@ def _check_keys(table: Mapping[str, Any], allowed: set[str] | tuple[str, ...], f
                 prefix: str) -> None:
     for key in table:
         if key not in allowed:
-            import difflib  # only for a mistake: every command starts faster
-
-            hint = difflib.get_close_matches(key, list(allowed), n=1)
-            suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-            raise ConfigError(f"unknown key{suggestion}", file=file, key=_join(prefix, key))
+            raise ConfigError(unknown_key(key, allowed), file=file, key=_join(prefix, key))
 
 
 def _parse_influx(table: Mapping[str, Any], file: str, secrets: set[str]) -> InfluxConfig:
@@ -193,7 +218,7 @@ def _parse_influx(table: Mapping[str, Any], file: str, secrets: set[str]) -> Inf
     values: dict[str, Any] = {}
     for key, value in table.items():
         default = known[key].default
-        values[key] = _typed(value, type(default), file, f"influx.{key}")
+        values[key] = typed(value, type(default), file, f"influx.{key}")
     config = InfluxConfig(**values)
     if config.api not in ("v1", "v2"):
         raise ConfigError(f"must be \"v1\" or \"v2\", not {config.api!r}", file=file,
@@ -201,32 +226,24 @@ def _parse_influx(table: Mapping[str, Any], file: str, secrets: set[str]) -> Inf
     if config.precision not in PRECISIONS:
         raise ConfigError(f"must be one of {', '.join(PRECISIONS)}", file=file,
                           key="influx.precision")
-    if config.batch_size < 1:
-        raise ConfigError("must be at least 1", file=file, key="influx.batch_size")
-    if config.max_attempts < 1:
-        raise ConfigError("must be at least 1", file=file, key="influx.max_attempts")
-    if config.max_age <= 0:
-        raise ConfigError("must be positive (seconds)", file=file, key="influx.max_age")
-    if not config.url.startswith(("http://", "https://")):
-        raise ConfigError("must start with http:// or https://", file=file, key="influx.url")
+    number_at_least(config.batch_size, 1, file, "influx.batch_size")
+    number_at_least(config.retries, 0, file, "influx.retries")
+    number_at_least(config.max_attempts, 1, file, "influx.max_attempts")
+    positive(config.max_age, file, "influx.max_age")
+    positive(config.timeout, file, "influx.timeout")
+    check_http_url(config.url, file, "influx.url")
+    for key in ("bucket", "database"):
+        if not getattr(config, key).strip():
+            raise ConfigError("must not be empty", file=file, key=f"influx.{key}")
     secrets.update(s for s in (config.token, config.password) if s)
     return config
 
 
-def _typed(value: Any, kind: type, file: str, key: str) -> Any:
-    if kind is float and type(value) is int:
-        return float(value)
-    if type(value) is not kind:
-        raise ConfigError(f"must be {_TYPE_NAMES.get(kind, kind.__name__)}, "
-                          f"not {type(value).__name__} {value!r}", file=file, key=key)
-    return value
-
-
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
-
-
-def _parse_source(name: str, spec: Any, file: str, secrets: set[str]) -> SourceConfig:
+def _parse_source(name: str, spec: Any, file: str, root: Path) -> SourceConfig:
     key = f"sources.{name}"
+    if not _SOURCE_NAME.fullmatch(name):
+        raise ConfigError("is not a usable source name: letters, digits, _ . - only, starting "
+                          "with a letter or digit", file=file, key=key)
     if not isinstance(spec, dict):
         raise ConfigError("must be a table", file=file, key=key)
     kind = spec.get("type")
@@ -238,52 +255,25 @@ def _parse_source(name: str, spec: Any, file: str, secrets: set[str]) -> SourceC
     except (ValueError, TypeError) as exc:
         raise ConfigError(str(exc), file=file, key=f"{key}.granularity") from None
     options = {k: v for k, v in spec.items() if k not in SOURCE_KEYS}
-    schedule = _optional(spec, "schedule", str, file, key)
+    schedule = optional(spec, "schedule", str, file, key)
     try:
         parse_schedule(schedule, granularity)
     except ValueError as exc:
         raise ConfigError(str(exc), file=file, key=f"{key}.schedule") from None
+    on_collision = optional(spec, "on_collision", str, file, key) or "refuse"
+    if on_collision not in ON_COLLISION:
+        raise ConfigError(f"must be one of {', '.join(map(repr, ON_COLLISION))}, not "
+                          f"{on_collision!r}", file=file, key=f"{key}.on_collision")
     return SourceConfig(
         name=name,
         type=kind,
         granularity=granularity,
         schedule=schedule,
-        jitter=float(_optional(spec, "jitter", float, file, key) or 0.0),
-        timeout=_optional(spec, "timeout", float, file, key),
-        enabled=bool(_optional(spec, "enabled", bool, file, key) is not False),
-        catchup_max=_optional(spec, "catchup_max", int, file, key),
+        jitter=optional(spec, "jitter", float, file, key, at_least=0.0) or 0.0,
+        timeout=optional(spec, "timeout", float, file, key, at_least=None),
+        enabled=bool(optional(spec, "enabled", bool, file, key) is not False),
+        catchup_max=optional(spec, "catchup_max", int, file, key, at_least=1),
+        on_collision=on_collision,
         options=MappingProxyType(options),
+        root=root,
     )
-
-
-def _optional(spec: Mapping[str, Any], name: str, kind: type, file: str, key: str) -> Any:
-    if name not in spec:
-        return None
-    return _typed(spec[name], kind, file, f"{key}.{name}")
-
-
-def _spool_cap(value: Any, file: str) -> int:
-    megabytes = _typed(value, float, file, "pusher.spool_max_mb")
-    if megabytes <= 0:
-        raise ConfigError("must be positive", file=file, key="pusher.spool_max_mb")
-    return int(megabytes * 1024 * 1024)
-
-
-def _timezone(name: Any, file: str, key: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(str(name))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"unknown timezone {name!r}", file=file, key=key) from None
-
-
-def redacted(value: Any, key: str = "", redact: Redactor | None = None) -> Any:
-    """A copy of a config table safe to print: secret keys and known secret values hidden."""
-    if isinstance(value, Mapping):
-        return {k: redacted(v, _join(key, k), redact) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redacted(v, key, redact) for v in value]
-    if isinstance(value, str):
-        if value and is_secret_name(key.rsplit(".", 1)[-1]):
-            return REDACTED
-        return redact(value) if redact else value
-    return value

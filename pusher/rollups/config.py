@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pusher.errors import ConfigError
+from pusher.values import unknown_key
 
 # The aggregations that InfluxQL and Flux both have, with the same meaning.
 AGGREGATIONS = ("sum", "last", "first", "max", "min", "mean")
@@ -90,11 +91,19 @@ def parse_rollups(table: Any, default_tz: ZoneInfo, file: str) -> RollupsConfig:
                           file=file, key="rollups.lookback")
     if "every" in spans and spans["every"].seconds == 0:
         raise ConfigError("must be longer than 0s", file=file, key="rollups.every")
-    return RollupsConfig(
+    config = RollupsConfig(
         timezone=_timezone(table.get("timezone"), default_tz, file),
         measurements=_measurements(table.get("measurements", {}), file),
         **spans,
     )
+    kept = config.hourly_retention.seconds
+    if kept and kept <= config.lookback.seconds:
+        # Each rollup run re-aggregates `lookback` days of hourly points: the days whose
+        # hours have expired would be overwritten with partial sums.
+        raise ConfigError(f"must be longer than rollups.lookback ({config.lookback}), or the "
+                          "daily points of expired hours are recomputed from a part of them",
+                          file=file, key="rollups.hourly_retention")
+    return config
 
 
 def parse_span(value: Any, file: str, key: str, forever: bool = False) -> Span:
@@ -150,8 +159,4 @@ def _check_keys(table: Mapping[str, Any], allowed: tuple[str, ...], file: str,
                 prefix: str) -> None:
     for key in table:
         if key not in allowed:
-            import difflib  # only for a mistake: every command starts faster
-
-            hint = difflib.get_close_matches(key, allowed, n=1)
-            suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-            raise ConfigError(f"unknown key{suggestion}", file=file, key=f"{prefix}.{key}")
+            raise ConfigError(unknown_key(key, allowed), file=file, key=f"{prefix}.{key}")

@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pusher.reading import Granularity
+from pusher.values import http_url_problem
 
 TIME_DIMENSIONS = {"date": Granularity.DAILY, "dateHour": Granularity.HOURLY}
 MAX_METRICS, MAX_DIMENSIONS = 10, 9  # what one GA4 runReport request accepts
@@ -53,6 +54,15 @@ def validate(options: Mapping[str, Any]) -> None:
             raise ValueError(f"timezone: unknown time zone {timezone!r}") from None
 
 
+def resolve_paths(options: dict[str, Any], root: Path) -> dict[str, Any]:
+    """A relative `credentials` file is relative to the config file's folder."""
+    credentials = options.get("credentials")
+    if isinstance(credentials, str) and credentials not in ("default", "anonymous", "") \
+            and not Path(credentials).is_absolute():
+        options["credentials"] = str(root / credentials)
+    return options
+
+
 def _check_names(key: str, names: object, most: int) -> None:
     if not isinstance(names, list) or not names or \
             not all(isinstance(n, str) and n for n in names):
@@ -62,9 +72,8 @@ def _check_names(key: str, names: object, most: int) -> None:
 
 
 def _check_credentials(credentials: object, endpoint: object) -> None:
-    if endpoint is not None and (not isinstance(endpoint, str)
-                                 or not endpoint.startswith(("http://", "https://"))):
-        raise ValueError("endpoint: must be an http:// or https:// URL")
+    if endpoint is not None and (problem := http_url_problem(endpoint)):
+        raise ValueError(f"endpoint: {problem}")
     if not isinstance(credentials, str) or not credentials:
         raise ValueError('credentials: must be a service-account JSON file, "default" '
                          'or "anonymous"')

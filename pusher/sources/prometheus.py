@@ -22,6 +22,7 @@ from pusher.errors import SourceError
 from pusher.reading import Reading, Window
 from pusher.sources.prometheus_api import Client, Series, ServerLimit, StepError
 from pusher.sources.prometheus_spans import Span, plan_spans
+from pusher.values import http_url_problem, unknown_key
 
 log = logging.getLogger(__name__)
 QUERY_KEYS = {"query", "measurement", "field", "tags", "name_tag"}
@@ -195,25 +196,37 @@ class QueryAnswer:
 
 
 def _validate(options: Mapping[str, Any]) -> None:
-    url = options.get("url")
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise ValueError("url: must be an http:// or https:// URL")
+    for injected in ("session", "clock"):
+        if injected in options:
+            raise ValueError(f"{injected}: is for tests, not a config option")
+    if problem := http_url_problem(options.get("url")):
+        raise ValueError(f"url: {problem}")
+    if not isinstance(options.get("verify_ssl", True), bool):
+        raise ValueError("verify_ssl: must be true or false")
+    _check_strings("headers", options.get("headers", {}))
     queries = options.get("queries")
     if not isinstance(queries, list) or not queries:
         raise ValueError("queries: must be a non-empty list of [[...queries]] tables")
     for number, spec in enumerate(queries):
-        where = f"queries[{number}]"
-        if not isinstance(spec, dict):
-            raise ValueError(f"{where}: must be a table")
-        unknown = set(spec) - QUERY_KEYS
-        if unknown:
-            raise ValueError(f"{where}.{sorted(unknown)[0]}: unknown key "
-                             f"(known: {', '.join(sorted(QUERY_KEYS))})")
-        for key in ("query", "measurement"):
-            if not isinstance(spec.get(key), str) or not spec[key]:
-                raise ValueError(f"{where}.{key}: is required (a string)")
-        if not isinstance(spec.get("tags", {}), dict):
-            raise ValueError(f"{where}.tags: must be a table of strings")
+        _check_query(f"queries[{number}]", spec)
+
+
+def _check_query(where: str, spec: object) -> None:
+    if not isinstance(spec, dict):
+        raise ValueError(f"{where}: must be a table")
+    for key in sorted(set(spec) - QUERY_KEYS):
+        raise ValueError(f"{where}.{key}: {unknown_key(key, QUERY_KEYS)}")
+    for key in ("query", "measurement", "field", "name_tag"):
+        if key in spec or key in ("query", "measurement"):
+            value = spec.get(key)
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"{where}.{key}: is required (a non-empty string)")
+    _check_strings(f"{where}.tags", spec.get("tags", {}))
+
+
+def _check_strings(where: str, table: object) -> None:
+    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+        raise ValueError(f"{where}: must be a table of strings")
 
 
 prometheus.validate_options = _validate  # type: ignore[attr-defined]
