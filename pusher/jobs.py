@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from pusher.reading import Window, default_windows, windows_between
 from pusher.runlog import History, Watermarks
 from pusher.runs import RunContext, WatermarkLookup, run_source
 from pusher.sinks import InfluxSink, ServerHealth, Sink, SinkCounts, StdoutSink, flush_spool
-from pusher.sources import Source, check_options, load_source
+from pusher.sources import Source, checked_source
 from pusher.spool import DeadLetter, Spool
 from pusher.writers import make_writer
 from pusher.writers.delivery import Delivery, RetryPolicy
@@ -28,16 +29,20 @@ def prepare_sources(config: Config, names: Sequence[str]) -> dict[str, Source]:
     file = str(config.path) if config.path else None
     unknown = [n for n in names if n not in config.sources]
     if unknown:
-        known = ", ".join(config.sources) or "none configured"
-        raise ConfigError(f"no source named {unknown[0]!r} (configured: {known})", file=file,
+        raise ConfigError(unknown_source(unknown[0], list(config.sources)), file=file,
                           key="sources")
     loaded = {}
     for name in names:
-        spec = config.sources[name]
-        source = load_source(spec.type, file=file, key=f"sources.{name}.type")
-        check_options(source, spec.options, file=file, key=f"sources.{name}")
-        loaded[name] = source
+        loaded[name] = checked_source(config.sources[name], file)[0]
     return loaded
+
+
+def unknown_source(name: str, configured: list[str]) -> str:
+    """"no source named 'promethus' (did you mean 'prometheus'?)", or the configured ones."""
+    hint = difflib.get_close_matches(name, configured, n=1)
+    if hint:
+        return f"no source named {name!r} (did you mean {hint[0]!r}?)"
+    return f"no source named {name!r} (configured: {', '.join(configured) or 'none'})"
 
 
 def windows_for(spec: SourceConfig, config: Config, now: datetime,

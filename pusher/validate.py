@@ -16,7 +16,7 @@ import requests
 from pusher.config import Config, InfluxConfig
 from pusher.errors import ConfigError
 from pusher.influx_access import Grant, bucket_grants, check_access, least_privilege
-from pusher.sources import check_options, load_source
+from pusher.sources import checked_source
 
 
 @dataclass
@@ -56,15 +56,14 @@ def check_source(config: Config, name: str) -> Check:
     subject = f"source {name} ({spec.type})"
     file = str(config.path) if config.path else None
     try:
-        source = load_source(spec.type, file=file, key=f"sources.{name}.type")
-        check_options(source, spec.options, file=file, key=f"sources.{name}")
+        source, options = checked_source(spec, file)
     except ConfigError as exc:
         return Check(subject, False, str(exc), config_problem=True)
     check = getattr(source, "check", None)
     if check is None:
         return Check(subject, True, "options valid; reaching it is not checked for this type")
     try:
-        return Check(subject, True, str(check(dict(spec.options))))
+        return Check(subject, True, str(check(dict(options))))
     except Exception as exc:
         return Check(subject, False, _reason(exc))
 

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pusher import Reading, Window
 from pusher.errors import SourceError
 from pusher.sources.sql import engine_for, reason, window_parameters
+from pusher.sources.sql_options import resolve_paths
 
 LATEST_SNAPSHOTS = """
 SELECT s.spider, s.workers FROM {table} s
@@ -61,6 +62,8 @@ def _validate(options: dict[str, object]) -> None:
 
 
 worker_states.validate_options = _validate  # type: ignore[attr-defined]
+# A relative SQLite URL is relative to the config file, as for the sql source.
+worker_states.resolve_paths = resolve_paths  # type: ignore[attr-defined]
 
 
 def _measurements(options: dict[str, object]) -> list[tuple[str, list[str]]]:

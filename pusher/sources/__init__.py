@@ -1,13 +1,15 @@
 """The source registry: every type, ours included, is an entry point in `pusher.sources`.
 
 A source is a plain callable: `source(window, **options) -> Iterable[Reading]`, where the
-options are the keys of its `[sources.NAME]` table other than type, granularity, schedule,
-jitter, timeout and enabled. It may carry a `validate_options(options)` attribute that raises
+options are the keys of its `[sources.NAME]` table other than the keys every source has
+(config.SOURCE_KEYS). It may carry a `validate_options(options)` attribute that raises
 ValueError("key: problem") so that a bad config fails at start-up, not mid-run, and a
 `check(options) -> str` attribute for `pusher validate`: it reaches the source's system
 cheaply (a connection, SELECT 1, a status endpoint), returns a one-line description and
-raises on failure; and a `measurements(options)` attribute returning the (measurement, field
-names or None) pairs it writes, for `pusher dashboards render` (pusher/dashboards/catalog.py).
+raises on failure; a `measurements(options)` attribute returning the (measurement, field
+names or None) pairs it writes, for `pusher dashboards render` (pusher/dashboards/catalog.py);
+and a `resolve_paths(options, root) -> options` attribute when some of its options are paths
+(they are then relative to the config file's folder, `root`).
 
 A source that can read many windows in one go (prometheus: one range query for a span of
 windows) carries a `read_windows(windows, **options)` attribute returning one iterable of
@@ -25,9 +27,12 @@ from typing import TYPE_CHECKING, Any
 
 from pusher.errors import ConfigError, SourceError
 from pusher.reading import Reading, Window
+from pusher.values import unknown_key
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
+
+    from pusher.config import SourceConfig
 
 ENTRY_POINT_GROUP = "pusher.sources"
 Source = Callable[..., Iterable[Reading]]
@@ -72,11 +77,10 @@ def _import(reference: str) -> Any:
 
 def check_options(source: Source, options: Mapping[str, Any], *, file: str | None,
                   key: str) -> None:
-    """Fail at start-up on options the callable does not take or lacks."""
-    try:
-        inspect.signature(source).bind(None, **options)
-    except TypeError as exc:
-        raise ConfigError(_signature_problem(str(exc)), file=file, key=key) from None
+    """Fail at start-up on options the callable does not take or lacks, or that it refuses."""
+    found = option_problem(source, options)
+    if found is not None:
+        raise ConfigError(found[1], file=file, key=f"{key}.{found[0]}")
     validate = getattr(source, "validate_options", None)
     if validate is not None:
         try:
@@ -86,6 +90,57 @@ def check_options(source: Source, options: Mapping[str, Any], *, file: str | Non
             if not problem:
                 sub, problem = "", sub
             raise ConfigError(problem, file=file, key=f"{key}.{sub}" if sub else key) from None
+
+
+def option_problem(source: Callable[..., Any], options: Mapping[str, Any]
+                   ) -> tuple[str, str] | None:
+    """(option, problem) for the first option `source(window, **options)` cannot take.
+
+    A callable taking **kwargs accepts any option, except one spelt almost like a key every
+    source has (`granularty`, `shedule`): that is a typo, not an option.
+    """
+    from pusher.config import SOURCE_KEYS
+
+    try:
+        parameters = list(inspect.signature(source).parameters.values())[1:]  # 1st: window
+    except (TypeError, ValueError):  # no signature to read (a builtin): nothing to check
+        return None
+    named = {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters)
+    for option in options:
+        if option in named:
+            continue
+        if not takes_any or _close_to(option, SOURCE_KEYS):
+            return option, unknown_key(option, [*SOURCE_KEYS, *named])
+    for parameter in parameters:
+        if parameter.name in named and parameter.default is parameter.empty \
+                and parameter.name not in options:
+            return parameter.name, "is required"
+    return None
+
+
+def _close_to(option: str, keys: Sequence[str]) -> bool:
+    import difflib  # only for options a **kwargs callable takes: most sources have none
+
+    return bool(difflib.get_close_matches(option, keys, n=1, cutoff=0.8))
+
+
+def checked_source(spec: SourceConfig, file: str | None) -> tuple[Source, Mapping[str, Any]]:
+    """A configured source's callable and the options it is called with, both checked as at
+    start-up; ConfigError names the file and the key."""
+    source = load_source(spec.type, file=file, key=f"sources.{spec.name}.type")
+    options = source_options(source, spec)
+    check_options(source, options, file=file, key=f"sources.{spec.name}")
+    return source, options
+
+
+def source_options(source: Source, spec: SourceConfig) -> Mapping[str, Any]:
+    """The options a source is called with: relative paths resolved against the config file.
+
+    A source type that takes paths declares `resolve_paths(options, root) -> options`.
+    """
+    resolve = getattr(source, "resolve_paths", None)
+    return spec.options if resolve is None else resolve(dict(spec.options), spec.root)
 
 
 def window_readings(source: Source, windows: Sequence[Window],
@@ -114,13 +169,6 @@ def _raising(exc: Exception) -> Iterator[Reading]:
     yield  # a generator: raises when iterated, not when made
 
 
-def _signature_problem(message: str) -> str:
-    # inspect says "missing a required argument: 'url'" / "got an unexpected keyword argument"
-    return message.replace("got an unexpected keyword argument", "unknown option").replace(
-        "missing a required argument", "missing option"
-    )
-
-
 def describe(type_name: str) -> str:
     """First line of a source type's docstring, for `pusher sources`."""
     try:
@@ -131,4 +179,5 @@ def describe(type_name: str) -> str:
 
 
 __all__ = ["ENTRY_POINT_GROUP", "Reading", "Source", "Window", "available_types",
-           "check_options", "describe", "load_source", "window_readings"]
+           "check_options", "checked_source", "describe", "load_source", "option_problem",
+           "source_options", "window_readings"]

@@ -18,7 +18,12 @@ from zoneinfo import ZoneInfo
 
 from pusher.errors import SourceError
 from pusher.reading import Granularity, Note, Reading, Window
-from pusher.sources.google_analytics_options import TIME_DIMENSIONS, property_name, validate
+from pusher.sources.google_analytics_options import (
+    TIME_DIMENSIONS,
+    property_name,
+    resolve_paths,
+    validate,
+)
 
 log = logging.getLogger(__name__)
 SCOPE = "https://www.googleapis.com/auth/analytics.readonly"
@@ -252,6 +257,7 @@ def _credentials(spec: str) -> Any:
 
 
 google_analytics.validate_options = validate  # type: ignore[attr-defined]
+google_analytics.resolve_paths = resolve_paths  # type: ignore[attr-defined]
 
 
 def _check(options: Mapping[str, Any]) -> str:

@@ -1,12 +1,24 @@
-"""The `python` source type: any importable callable that yields readings."""
+"""The `python` source type: any importable callable that yields readings.
+
+The module is looked up on the Python path, where loading a config file has appended the
+config file's folder: `callable = "my_metrics:fn"` finds my_metrics.py next to pusher.toml.
+The target is checked at start-up like a source type of its own: its signature and its
+`validate_options` against the options, and its `resolve_paths` applied to them.
+"""
 
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from pusher.reading import Reading, Window
+from pusher.sources import option_problem
+
+# Folders appended to sys.path for config files (named when a module is not found).
+_CONFIG_FOLDERS: list[str] = []
 
 
 def python_callable(window: Window, callable: str, **options: Any) -> Iterable[Reading]:
@@ -14,9 +26,30 @@ def python_callable(window: Window, callable: str, **options: Any) -> Iterable[R
     return resolve(callable)(window, **options)
 
 
+def add_import_folder(folder: Path) -> None:
+    """Let python sources import modules that sit in `folder` (a config file's folder).
+
+    Appended, not prepended: an installed package of the same name still wins.
+    """
+    entry = str(folder)
+    if entry not in sys.path:
+        sys.path.append(entry)
+    if entry not in _CONFIG_FOLDERS:
+        _CONFIG_FOLDERS.append(entry)
+
+
 def resolve(reference: str) -> Callable[..., Iterable[Reading]]:
+    """The callable named "module:attribute"; ImportError says where pusher looked."""
     module_name, _, attribute = reference.partition(":")
-    target: Any = importlib.import_module(module_name)
+    try:
+        target: Any = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not module_name.startswith(exc.name):
+            raise  # the module was found; something it imports is missing
+        where = " and ".join([*(f"next to the config in {f}" for f in _CONFIG_FOLDERS),
+                              "on the Python path (PYTHONPATH, installed packages)"])
+        raise ModuleNotFoundError(f"no module named {exc.name!r} (looked {where})",
+                                  name=exc.name) from None
     for part in attribute.split("."):
         target = getattr(target, part)
     if not callable(target):
@@ -25,17 +58,42 @@ def resolve(reference: str) -> Callable[..., Iterable[Reading]]:
     return resolved
 
 
-def _validate(options: Mapping[str, Any]) -> None:
+def _target(options: Mapping[str, Any]) -> tuple[Callable[..., Any], dict[str, Any]]:
     reference = options.get("callable")
     if not isinstance(reference, str) or ":" not in reference:
         raise ValueError('callable: must be "package.module:function"')
     try:
-        resolve(reference)
+        target = resolve(reference)
     except (ImportError, AttributeError, TypeError) as exc:
         raise ValueError(f"callable: cannot import {reference}: {exc}") from None
+    return target, {k: v for k, v in options.items() if k != "callable"}
+
+
+def _validate(options: Mapping[str, Any]) -> None:
+    """The target exists, takes these options, and its own validate_options accepts them."""
+    target, rest = _target(options)
+    found = option_problem(target, rest)
+    if found is not None:
+        raise ValueError(f"{found[0]}: {found[1]}")
+    validate = getattr(target, "validate_options", None)
+    if validate is not None:
+        validate(rest)
+
+
+def _resolve_paths(options: dict[str, Any], root: Path) -> dict[str, Any]:
+    """The target's own resolve_paths, when it has one."""
+    try:
+        target, rest = _target(options)
+    except ValueError:
+        return options  # reported by _validate
+    resolve_paths = getattr(target, "resolve_paths", None)
+    if resolve_paths is None:
+        return options
+    return {"callable": options["callable"], **resolve_paths(rest, root)}
 
 
 python_callable.validate_options = _validate  # type: ignore[attr-defined]
+python_callable.resolve_paths = _resolve_paths  # type: ignore[attr-defined]
 
 
 def _check(options: Mapping[str, Any]) -> str:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pusher.errors import SourceError
 from pusher.reading import FieldValue, Reading, Window, as_utc
 from pusher.sources.aggregate import as_number, summarize
-from pusher.sources.sql_options import DEFAULT_STATS, validate
+from pusher.sources.sql_options import DEFAULT_STATS, resolve_paths, validate, with_driver
 
 if TYPE_CHECKING:  # SQLAlchemy is imported on first use: `pusher --help` stays fast
     from sqlalchemy.engine import URL, Connection, CursorResult, Engine
@@ -50,8 +50,7 @@ def sql(window: Window, url: str, queries: Sequence[Mapping[str, Any]]) -> Itera
             where = f"queries[{number}] {spec['measurement']}"
             try:
                 yield from _run_query(connection, spec, params)
-            except SourceError as exc:
-                log.warning("%s: %s", where, exc)
+            except SourceError as exc:  # the other queries still run; the run logs it once
                 failures.append(f"{where}: {exc}")
     if failures:
         raise SourceError("; ".join(failures))
@@ -78,7 +77,7 @@ def _read_only(url: str) -> tuple[URL, dict[str, Any]]:
 
     from sqlalchemy.engine import make_url
 
-    parsed = make_url(url)
+    parsed = make_url(with_driver(url))
     backend, options = parsed.get_backend_name(), dict[str, Any]()
     database = parsed.database or ""
     if backend == "sqlite" and database not in ("", ":memory:") and "mode" not in parsed.query:
@@ -231,6 +230,7 @@ def reason(exc: BaseException) -> str:
 
 
 sql.validate_options = validate  # type: ignore[attr-defined]
+sql.resolve_paths = resolve_paths  # type: ignore[attr-defined]
 
 
 def _check(options: Mapping[str, Any]) -> str:

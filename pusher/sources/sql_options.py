@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from importlib.util import find_spec
+from pathlib import Path
 from typing import Any
 
 from pusher.sources.aggregate import check_stat
+from pusher.values import unknown_key
 
 QUERY_KEYS = {"sql", "measurement", "tags", "fields", "time", "aggregate"}
 AGGREGATE_KEYS = {"column", "group_by", "stats"}
 DEFAULT_STATS = ["count", "sum", "mean", "p50", "p90", "p99", "max"]
 URL_HINT = "an SQLAlchemy URL such as sqlite:///path.sqlite or postgresql+psycopg2://user@host/db"
+# sqlite:///relative/path, sqlite:////absolute/path (SQLAlchemy's form), optional ?query.
+_SQLITE_URL = re.compile(r"(sqlite(?:\+\w+)?:///)([^?]*)(.*)", re.DOTALL)
+# Drivers for a URL without one (postgresql://): SQLAlchemy 2.1 picks psycopg (3), the `sql`
+# extra installs psycopg2; whichever is installed is used, psycopg first.
+_POSTGRESQL_DRIVERS = (("psycopg", "psycopg"), ("psycopg2", "psycopg2"))
 
 
 def validate(options: Mapping[str, Any]) -> None:
@@ -23,20 +32,57 @@ def validate(options: Mapping[str, Any]) -> None:
         _check_query(f"queries[{number}]", spec)
 
 
+def resolve_paths(options: dict[str, Any], root: Path) -> dict[str, Any]:
+    """A relative SQLite URL is relative to the config file's folder, like every path."""
+    if isinstance(options.get("url"), str):
+        options["url"] = sqlite_url_against(options["url"], root)
+    return options
+
+
+def sqlite_url_against(url: str, root: Path) -> str:
+    """`sqlite:///site.db` as `sqlite:////ROOT/site.db`; any other URL unchanged."""
+    match = _SQLITE_URL.fullmatch(url)
+    if match is None:
+        return url
+    scheme, path, rest = match.groups()
+    if not path or path.startswith(("/", "file:")) or path == ":memory:":
+        return url
+    return f"{scheme}{root / path}{rest}"
+
+
+def with_driver(url: str) -> str:
+    """`postgresql://...` with the driver that is installed; any other URL unchanged."""
+    scheme, sep, rest = url.partition("://")
+    if scheme != "postgresql" or not sep:
+        return url
+    for module, driver in _POSTGRESQL_DRIVERS:
+        if find_spec(module) is not None:
+            return f"postgresql+{driver}://{rest}"
+    return url
+
+
 def _check_url(url: object) -> None:
     if not isinstance(url, str) or "://" not in url:
         raise ValueError(f"url: must be {URL_HINT}")
     try:
         from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
     except ImportError:
         raise ValueError("url: the sql source needs SQLAlchemy: pip install 'pusher[sql]'") \
             from None
     try:
-        make_url(url)
+        dialect = make_url(with_driver(url)).get_dialect()
+    except NoSuchModuleError:  # an ArgumentError too: caught first
+        raise ValueError(f"url: SQLAlchemy has no database {url.partition(':')[0]!r}; must "
+                         f"be {URL_HINT}") from None
     except ArgumentError:
         # SQLAlchemy's message quotes the URL, password included: do not pass it on.
         raise ValueError(f"url: cannot be parsed; must be {URL_HINT}") from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        raise ValueError(f"url: the database driver is not installed ({exc}): install it, "
+                         "or name an installed one (postgresql+psycopg2://...)") from None
 
 
 def _check_query(where: str, spec: object) -> None:
@@ -78,7 +124,7 @@ def _check_aggregate(where: str, aggregate: object) -> None:
 def _check_known(where: str, table: Mapping[str, Any], known: set[str]) -> None:
     unknown = sorted(set(table) - known)
     if unknown:
-        raise ValueError(f"{where}.{unknown[0]}: unknown key (known: {', '.join(sorted(known))})")
+        raise ValueError(f"{where}.{unknown[0]}: {unknown_key(unknown[0], known)}")
 
 
 def _check_names(where: str, names: object, *, empty_ok: bool) -> None:
