@@ -20,7 +20,7 @@ from pusher.lineprotocol import Encoder
 from pusher.pipeline import Run, RunRecord, collect
 from pusher.reading import Reading, Window, default_windows, windows_between
 from pusher.runs import RunContext, extends, merge
-from pusher.sources import Source, window_readings
+from pusher.sources import Source, source_options, window_readings
 from pusher.spool import source_file_name
 from pusher.state import read_json, update_json
 
@@ -87,7 +87,7 @@ def backfill(context: RunContext, spec: SourceConfig, source: Source, since: dat
     # each is still written, and marked done, on its own.
     todo = [w for chunk in chunks(windows, chunk_size) if chunk_key(chunk) not in done
             for w in chunk]
-    opened = iter(window_readings(source, todo, spec.options))
+    opened = iter(window_readings(source, todo, source_options(source, spec)))
     for chunk in chunks(windows, chunk_size):
         key = chunk_key(chunk)
         if key in done:
@@ -109,10 +109,11 @@ def collect_chunk(context: RunContext, spec: SourceConfig, source: Source,
                   chunk: Sequence[Window], now: datetime,
                   readings: Sequence[Iterable[Reading]] | None = None) -> RunRecord:
     """One sink for the whole chunk: batches span windows, so InfluxDB is kept busy."""
-    run = Run(name=spec.name, source=source, options=spec.options,
+    run = Run(name=spec.name, source=source, options=source_options(source, spec),
               granularity=spec.granularity.value,
               encoder=Encoder(context.config.influx.precision),
-              sink=context.sink_for(spec.name), dead_letter=context.dead_letter)
+              sink=context.sink_for(spec.name), dead_letter=context.dead_letter,
+              on_collision=spec.on_collision)
     record = collect(run, chunk, readings)
     if context.watermarks is not None and not (record.errors or record.spooled):
         mark = context.watermarks.get(spec.name)

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from pusher.deadletter import DeadLetter, record
 from pusher.errors import WriteError
+from pusher.excerpt import excerpt
+from pusher.secrets import redact
 from pusher.spool import Spool, SpooledBatch
 from pusher.writers.delivery import Delivery, Outcome
 
@@ -114,11 +116,13 @@ class Deliverer:
     def _settle(self, batch: SpooledBatch, outcome: Outcome, counts: SinkCounts) -> None:
         refused = outcome.refused or []
         # Dead-letter first, then ack: a crash in between repeats a refusal, never loses one.
-        self.dead_letter.add_many([record(batch.source, reason, line=line)
+        # The line is kept whole (`spool retry` sends it again); the server's reason, which
+        # may quote it, is a bounded excerpt.
+        self.dead_letter.add_many([record(batch.source, redact(excerpt(reason)), line=line)
                                    for line, reason in refused])
         if refused:
             log.warning("InfluxDB refused %d points of %s: %s", len(refused), batch.source,
-                        refused[0][1])
+                        excerpt(refused[0][1]))
         counts.written += outcome.written
         counts.refused += len(refused)
         self.spool.ack(batch)

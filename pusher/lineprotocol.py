@@ -23,6 +23,9 @@ MAX_STRING_BYTES = 64 * 1024 - 1
 # Reserved by InfluxDB (1.x refuses "time"; 2.x reserves the underscore names).
 _RESERVED_KEYS = frozenset({"time", "_measurement", "_field"})
 _SERIES_CACHE_LIMIT = 200_000
+# The first MASK_BITS field keys of an encoder get a bit each in Encoder.fields_mask.
+MASK_BITS = 62
+MASK_OTHER = 1 << MASK_BITS
 
 # Backslashes are literal in names (only "\," "\ " "\=" are escapes), so names need no
 # backslash escaping; but a trailing backslash would escape the separator after it.
@@ -51,7 +54,18 @@ def _check_name(kind: str, name: object) -> str:
         raise RefusedReading(f"{kind} {name!r} contains a line break")
     if name[-1] == "\\":
         raise RefusedReading(f"{kind} {name!r} ends with a backslash")
+    if not name.isascii():
+        _check_encodable(kind, name)
     return name
+
+
+def _check_encodable(kind: str, text: str) -> None:
+    """Refuse text that UTF-8 cannot encode (a lone surrogate, e.g. from surrogateescape)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        raise RefusedReading(f"{kind} holds {text[exc.start]!r} at character {exc.start}, "
+                             "a lone surrogate that UTF-8 cannot encode") from None
 
 
 def escape_measurement(name: str) -> str:
@@ -100,8 +114,11 @@ def format_field_value(key: str, value: object) -> str:
 def _format_string(key: str, value: str) -> str:
     if "\n" in value or "\r" in value:
         raise RefusedReading(f"field {key!r} contains a line break")
+    if not value.isascii():  # isascii is O(1): ASCII text pays nothing here
+        _check_encodable(f"field {key!r}", value)
     if len(value) > MAX_STRING_BYTES // 4 and len(value.encode()) > MAX_STRING_BYTES:
-        raise RefusedReading(f"field {key!r} is longer than {MAX_STRING_BYTES} bytes")
+        raise RefusedReading(f"field {key!r} is longer than {MAX_STRING_BYTES} bytes "
+                             f"({len(value):,} characters)")
     if "\\" in value or '"' in value:
         value = value.translate(_STRING_ESCAPES)
     return f'"{value}"'
@@ -111,14 +128,16 @@ class Encoder:
     """Encodes readings, caching the escaped series key shared by most readings of a source."""
 
     __slots__ = ("_field_keys", "_last", "_moment", "_moment_stamp", "_series", "_stamp",
-                 "_stamp_for", "_tags", "_tags_copy", "precision")
+                 "_stamp_for", "_tags", "_tags_copy", "fields_mask", "precision", "series",
+                 "stamp")
 
     def __init__(self, precision: str = "s"):
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r} (choose s, ms, us or ns)")
         self.precision = precision
         self._series: dict[tuple[object, ...], str] = {}
-        self._field_keys: dict[str, str] = {}  # field key -> its escaped form and "="
+        # field key -> its escaped form and "=", and its bit in fields_mask
+        self._field_keys: dict[str, tuple[str, int]] = {}
         self._stamp_for: int | None = None
         self._stamp = ""
         self._moment: datetime | None = None
@@ -127,6 +146,10 @@ class Encoder:
         self._tags: object = None
         self._tags_copy: dict[str, str] | None = None
         self._last: tuple[str, object, str] = ("", None, "")
+        # The series key and timestamp of the last line: where InfluxDB stores its fields;
+        # and which field keys it has (MASK_OTHER set: one beyond the first MASK_BITS).
+        self.series = self.stamp = ""
+        self.fields_mask = 0
 
     def encode(self, reading: Reading, granularity: str, default_time: int) -> str:
         """One line for `reading`, stamped `default_time` unless it carries its own time."""
@@ -157,12 +180,13 @@ class Encoder:
             raise RefusedReading("no fields")
         keys = self._field_keys
         parts = []
+        mask = 0  # which field keys: one bit per key this encoder has seen
         for key, value in fields.items():
-            prefix = keys.get(key)
-            if prefix is None:
-                prefix = _field_key(key) + "="
-                if len(keys) < _SERIES_CACHE_LIMIT:
-                    keys[key] = prefix
+            entry = keys.get(key)
+            if entry is None:
+                entry = self._new_field_key(key)
+            prefix, bit = entry
+            mask |= bit
             kind = type(value)
             # x - x is 0.0 for every finite float and nan for nan and the infinities.
             if kind is float and value - value == 0.0:  # type: ignore[operator]
@@ -175,11 +199,23 @@ class Encoder:
         if moment is None:
             if default_time != self._stamp_for:
                 self._stamp_for, self._stamp = default_time, str(default_time)
-            return f"{series} {','.join(parts)} {self._stamp}"
-        # Readings of one row or one query usually share their time object.
-        if moment is not self._moment:
-            self._moment, self._moment_stamp = moment, str(to_timestamp(moment, self.precision))
-        return f"{series} {','.join(parts)} {self._moment_stamp}"
+            stamp = self._stamp
+        else:
+            # Readings of one row or one query usually share their time object.
+            if moment is not self._moment:
+                self._moment = moment
+                self._moment_stamp = str(to_timestamp(moment, self.precision))
+            stamp = self._moment_stamp
+        self.series, self.stamp, self.fields_mask = series, stamp, mask
+        return f"{series} {','.join(parts)} {stamp}"
+
+    def _new_field_key(self, key: str) -> tuple[str, int]:
+        """The escaped key with its "=", and its bit in `fields_mask`."""
+        keys = self._field_keys
+        entry = (_field_key(key) + "=", 1 << len(keys) if len(keys) < MASK_BITS else MASK_OTHER)
+        if len(keys) < _SERIES_CACHE_LIMIT:
+            keys[key] = entry
+        return entry
 
     def _new_series(self, cache_key: tuple[object, ...], measurement: str,
                     tags: Mapping[str, str] | None, gran: object) -> str:
@@ -226,3 +262,4 @@ def encode(reading: Reading, granularity: str = "hourly", default_time: int = 0,
            precision: str = "s") -> str:
     """Convenience one-shot encoding (the pipeline keeps one Encoder per source)."""
     return Encoder(precision).encode(reading, granularity, default_time)
+

@@ -8,14 +8,19 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pusher.collisions import EXACT_POINTS, Keys, KeySets, PointSet
 from pusher.errors import PusherError, RefusedReading
+from pusher.excerpt import excerpt, reading_excerpt
 from pusher.lineprotocol import Encoder, to_timestamp
 from pusher.reading import Note, Reading, Window
+from pusher.secrets import redact
 from pusher.sinks import Sink
 from pusher.sources import window_readings
 from pusher.spool import DeadLetter
 
 log = logging.getLogger(__name__)
+COLLISION = ("collides with an earlier reading of the same series and time (field {fields}): "
+             "add a tag column or aggregate")
 
 
 @dataclass
@@ -28,6 +33,7 @@ class RunRecord:
     written: int = 0
     refused: int = 0
     spooled: int = 0
+    collided: int = 0  # readings on the series, field and time of an earlier one
     duration: float = 0.0
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -44,14 +50,18 @@ class RunRecord:
     def ok(self) -> bool:
         return self.status == "done"
 
-    def summary(self) -> str:
+    def summary(self, dry_run: bool = False) -> str:
+        """One line; a dry run says `printed=N`: nothing was written."""
         state = self.status if not self.errors else f"failed: {self.errors[0]}"
         if len(set(self.errors)) > 1:
-            state += f" (+{len(set(self.errors)) - 1} more errors, see the log)"
+            # Each error was logged on its own line above this summary.
+            state += f" (+{len(set(self.errors)) - 1} more errors above)"
         extra = f" spooled={self.spooled}" if self.spooled else ""
+        extra += f" collided={self.collided}" if self.collided else ""
         notes = "".join(f" ({note})" for note in self.notes)
+        done = f"printed={self.written}" if dry_run else f"written={self.written}"
         return (f"- {self.source} windows={self.windows} readings={self.readings} "
-                f"written={self.written} refused={self.refused}{extra} [{state}]{notes} "
+                f"{done} refused={self.refused}{extra} [{state}]{notes} "
                 f"{self.duration:.1f}s")
 
 
@@ -67,6 +77,7 @@ class Run:
     sink: Sink
     dead_letter: DeadLetter | None = None
     clock: Callable[[], float] = time.monotonic
+    on_collision: str = "refuse"  # refuse | last | sum: see pusher/collisions.py
 
 
 def collect(run: Run, windows: Sequence[Window],
@@ -80,13 +91,16 @@ def collect(run: Run, windows: Sequence[Window],
     started = run.clock()
     if readings is None:
         readings = window_readings(run.source, windows, run.options)
+    points = Points(run.on_collision)
     for window, its_readings in zip(windows, readings, strict=True):
         try:
-            _collect_window(run, window, its_readings, record)
+            _collect_window(run, window, its_readings, record, points)
         except Exception as exc:  # a source's failure, ours or a plugin's, is reported
             ours = isinstance(exc, PusherError)  # ours say what failed; others get a trace
             message = f"{window}: {exc}" if ours else f"{window}: {type(exc).__name__}: {exc}"
-            log.error("source %s failed: %s", run.name, message, exc_info=not ours)
+            # One line per failed window; a plugin's traceback only with -vv.
+            log.error("%s failed: %s", run.name, excerpt(message))
+            log.debug("%s: the source raised", run.name, exc_info=not ours)
             record.errors.append(message)
         record.windows += 1
     try:
@@ -95,19 +109,28 @@ def collect(run: Run, windows: Sequence[Window],
         log.error("%s: writing failed: %s", run.name, exc)
         record.errors.append(f"writing: {exc}")
     else:
-        record.written += counts.written
+        # A line that replaced an earlier one of this run (last wins, summed) added no point.
+        replaced = min(points.replaced, counts.written)
+        record.written += counts.written - replaced
         record.refused += counts.refused
-        record.spooled += counts.spooled
+        record.spooled += max(0, counts.spooled - (points.replaced - replaced))
         record.errors.extend(counts.errors)
     record.duration = run.clock() - started
     return record
 
 
-def _collect_window(run: Run, window: Window, readings: Iterable[object],
-                    record: RunRecord) -> None:
+def _collect_window(run: Run, window: Window, readings: Iterable[object], record: RunRecord,
+                    points: Points) -> None:
     """The per-point loop: the hot path, so the common case is inlined and looked up once."""
     stamp = to_timestamp(window.start, run.encoder.precision)
-    encode, add, granularity = run.encoder.encode, run.sink.add, run.granularity
+    encoder = run.encoder
+    encode, add, granularity = encoder.encode, run.sink.add, run.granularity
+    # A new point of the window costs a dict lookup and a store, inlined here; a point seen
+    # before, a big window or on_collision = "sum" go through Points.settle.
+    keys_of, keys, mask, summing = points.keys_of, frozenset[str](), -1, points.mode == "sum"
+    default = str(stamp)
+    points.clear(default)  # collisions are looked for within a window
+    exact, fresh, room = points.exact, 0, EXACT_POINTS + 1
     count = 0
     try:
         for reading in readings:
@@ -117,7 +140,7 @@ def _collect_window(run: Run, window: Window, readings: Iterable[object],
                         record.notes.append(reading.text)
                     continue
                 count += 1
-                _encode_one(run, reading, stamp, record)
+                _encode_one(run, reading, stamp, record, points)
                 continue
             count += 1
             try:
@@ -125,20 +148,104 @@ def _collect_window(run: Run, window: Window, readings: Iterable[object],
             except RefusedReading as exc:
                 _refused(run, reading, exc, record)
                 continue
+            if encoder.fields_mask != mask:
+                mask = encoder.fields_mask
+                keys = keys_of(reading.fields, mask)
+            series = encoder.series
+            point = series if encoder.stamp == default else hash((series, encoder.stamp))
+            if exact is None or summing or point in exact:
+                both = points.settle(point, series, encoder.stamp, keys, reading)
+                if both is not None:
+                    replacement = _collided(run, reading, both, stamp, record, points)
+                    if replacement is None:
+                        continue
+                    line = replacement
+            else:
+                exact[point] = keys
+                fresh += 1
+                if fresh >= room:  # the window is big: on to the compact store
+                    points.count(fresh)
+                    fresh, exact = 0, points.exact
             own = reading.granularity
             add(line, str(own) if own else granularity)
     finally:
+        points.count(fresh)
         record.readings += count
+
+
+class Points(PointSet):
+    """The window's points, and what to do when a reading lands on an earlier one's."""
+
+    __slots__ = ("keys_of", "mode", "replaced", "values")
+
+    def __init__(self, mode: str):
+        self.mode = mode
+        self.replaced = 0  # lines written over an earlier line of this run
+        self.keys_of = KeySets()
+        super().__init__(merge=mode != "refuse")
+
+    def clear(self, default: str) -> None:
+        super().clear(default)
+        # "sum" needs the values written so far (memory: every point of the window); the
+        # other modes only the points.
+        self.values: dict[tuple[str, str, str], object] = {}
+
+    def settle(self, point: str | int, series: str, stamp: str, keys: Keys, reading: Reading
+               ) -> Keys | None:
+        """The slow path: a point seen before, the compact store, or summing."""
+        if self.exact is not None and point in self.exact:
+            both = self.again(point, keys)
+        else:
+            both = self.add(series, stamp, keys)
+        if both is None and self.mode == "sum":
+            for key, value in reading.fields.items():
+                self.values[series, stamp, key] = value
+        return both
+
+
+def _collided(run: Run, reading: Reading, both: Keys, stamp: int, record: RunRecord,
+              points: Points) -> str | None:
+    """The line to write for a reading on an earlier one's point, or None when it is refused."""
+    record.collided += 1
+    if points.mode == "refuse":
+        names = ", ".join(repr(k) for k in sorted(both))
+        _refused(run, reading, RefusedReading(COLLISION.format(fields=names)), record)
+        return None
+    if points.mode == "sum":
+        try:
+            reading = _summed(points, run.encoder.series, run.encoder.stamp, reading)
+        except RefusedReading as exc:
+            _refused(run, reading, exc, record)
+            return None
+    points.replaced += 1
+    return run.encoder.encode(reading, run.granularity, stamp)
+
+
+def _summed(points: Points, series: str, stamp: str, reading: Reading) -> Reading:
+    """The reading with each field that an earlier reading of its point wrote added to it."""
+    fields = dict(reading.fields)
+    for key, value in fields.items():
+        earlier = points.values.get((series, stamp, key))
+        if earlier is not None:
+            if type(value) not in (int, float) or type(earlier) not in (int, float):
+                raise RefusedReading(f"collides with an earlier reading on field {key!r}, and "
+                                     "only numbers can be summed (on_collision = \"sum\")")
+            fields[key] = earlier + value  # type: ignore[operator]
+    for key, value in fields.items():
+        points.values[series, stamp, key] = value
+    return Reading(reading.measurement, fields, reading.tags, reading.time, reading.granularity)
 
 
 def _refused(run: Run, reading: object, exc: RefusedReading, record: RunRecord) -> None:
     record.refused += 1
-    log.warning("%s: refused %r: %s", run.name, reading, exc)
+    shown, reason = reading_excerpt(reading), excerpt(str(exc))
+    log.warning("%s: refused %s: %s", run.name, shown, reason)
     if run.dead_letter is not None:
-        run.dead_letter.add(run.name, str(exc), reading=repr(reading))
+        run.dead_letter.add(run.name, redact(reason), reading=redact(shown))
 
 
-def _encode_one(run: Run, reading: object, stamp: int, record: RunRecord) -> None:
+def _encode_one(run: Run, reading: object, stamp: int, record: RunRecord, points: Points
+                ) -> None:
     """A reading of a Reading subclass, or something else (refused with the reason)."""
     try:
         if not isinstance(reading, Reading):
@@ -148,5 +255,13 @@ def _encode_one(run: Run, reading: object, stamp: int, record: RunRecord) -> Non
     except RefusedReading as exc:
         _refused(run, reading, exc, record)
         return
+    encoder = run.encoder
+    both = points.settle(points.point(encoder.series, encoder.stamp), encoder.series,
+                         encoder.stamp, points.keys_of(reading.fields, encoder.fields_mask),
+                         reading)
+    if both is not None:
+        collided = _collided(run, reading, both, stamp, record, points)
+        if collided is None:
+            return
+        line = collided
     run.sink.add(line, granularity)
-

@@ -21,7 +21,7 @@ from pusher.reading import Granularity, Window, default_windows, windows_between
 from pusher.runlog import History, Watermarks, run_reading
 from pusher.schedules import parse_schedule
 from pusher.sinks import Sink, SinkCounts
-from pusher.sources import Source, window_readings
+from pusher.sources import Source, source_options, window_readings
 from pusher.spool import DeadLetter
 from pusher.state import StateError
 
@@ -104,12 +104,14 @@ def collect_windows(context: RunContext, spec: SourceConfig, source: Source,
     encoder = Encoder(context.config.influx.precision)
     floor = default_windows(now, spec.granularity, context.config.timezone)[0].start
     advancing = True
+    options = source_options(source, spec)
     # Read together (a batched source asks once for many windows), written one by one.
-    opened = window_readings(source, windows, spec.options)
+    opened = window_readings(source, windows, options)
     for window, readings in zip(windows, opened, strict=True):
-        run = Run(name=spec.name, source=source, options=spec.options,
+        run = Run(name=spec.name, source=source, options=options,
                   granularity=spec.granularity.value, encoder=encoder,
-                  sink=context.sink_for(spec.name), dead_letter=context.dead_letter)
+                  sink=context.sink_for(spec.name), dead_letter=context.dead_letter,
+                  on_collision=spec.on_collision)
         part = collect(run, [window], [readings])
         merge(record, part)
         if window.end > now or not advancing:
@@ -142,8 +144,10 @@ def merge(total: RunRecord, part: RunRecord) -> None:
     total.written += part.written
     total.refused += part.refused
     total.spooled += part.spooled
+    total.collided += part.collided
     total.duration += part.duration
     total.errors.extend(part.errors)
+    total.notes.extend(note for note in part.notes if note not in total.notes)
 
 
 def finish(context: RunContext, spec: SourceConfig, record: RunRecord,
