@@ -47,13 +47,13 @@ class Daemon:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self.scheduler.stop)
         names = ", ".join(self.scheduler.jobs) or "none"
-        log.warning("pusher run: scheduling %s", names)
+        log.info("pusher run: scheduling %s", names)
         try:
             self.scheduler.run()
         finally:
             self.flush()
             self.outputs.close()
-        log.warning("pusher run: stopped")
+        log.info("pusher run: stopped")
 
     def beat(self) -> None:
         try:

@@ -10,10 +10,10 @@ PLUGINS = str(Path(__file__).parent / "ops_plugins")
 
 
 def write_config(tmp_path: Path, influx_url: str, db: str, sources: str, extra: str = "",
-                 pusher_extra: str = "") -> Path:
+                 pusher_extra: str = "", timezone: str = "UTC") -> Path:
     """tmp_path/pusher.toml for InfluxDB 1.x, database `db`."""
     return _write(tmp_path, f'url = "{influx_url}"\napi = "v1"\ndatabase = "{db}"\n{extra}',
-                  sources, pusher_extra)
+                  sources, pusher_extra, timezone)
 
 
 def write_v2_config(tmp_path: Path, influx_url: str, bucket: str, token: str, sources: str,
@@ -23,12 +23,13 @@ def write_v2_config(tmp_path: Path, influx_url: str, bucket: str, token: str, so
                             f'token = "{token}"\nbucket = "{bucket}"\n{extra}', sources)
 
 
-def _write(tmp_path: Path, influx: str, sources: str, pusher_extra: str = "") -> Path:
+def _write(tmp_path: Path, influx: str, sources: str, pusher_extra: str = "",
+           timezone: str = "UTC") -> Path:
     path = tmp_path / "pusher.toml"
     path.write_text(f"""
 [pusher]
 state_dir = "state"
-timezone = "UTC"
+timezone = "{timezone}"
 {pusher_extra}
 [influx]
 {influx}

@@ -152,7 +152,7 @@ def test_config_command_redacts_secrets(tmp_path):
     config = config_file(tmp_path, "http://127.0.0.1:1", "d", COUNTS)
     result = pusher("config", config=config)
     assert result.returncode == 0
-    assert SECRET not in result.stdout and '"password": "***"' in result.stdout
+    assert SECRET not in result.stdout and 'password = "***"' in result.stdout
 
 
 def test_unknown_source_type_lists_available(tmp_path):

@@ -319,7 +319,7 @@ def test_collect_dry_run_through_an_endpoint(tmp_path, emulator):
     assert lines[-1] == ("analytics,deviceCategory=desktop,granularity=daily sessions=54i,"
                          "screenPageViews=150i,newUsers=9i,engagementRate=0.57 1795734000")
     assert handler.requests[0]["path"] == "/v1beta/properties/123456:runReport?alt=json"
-    assert "- ga windows=1 readings=5 written=5 refused=0 [done]" in done.stderr
+    assert "- ga windows=1 readings=5 printed=5 refused=0 [done]" in done.stderr
 
 
 def test_collect_reports_a_permission_error_in_one_line(tmp_path, emulator):

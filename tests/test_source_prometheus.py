@@ -142,7 +142,7 @@ def test_dry_run_prints_only_valid_line_protocol(prom, tmp_path, influxdb1, infl
                              data=result.stdout.encode(), timeout=10)
     assert response.status_code == 204, response.text
     n = len(lines)
-    assert f"- prometheus windows=2 readings={n} written={n} refused=0 [done]" in result.stderr
+    assert f"- prometheus windows=2 readings={n} printed={n} refused=0 [done]" in result.stderr
     assert not (tmp_path / "state").exists()  # a dry run leaves no trace
 
 

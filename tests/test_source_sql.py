@@ -289,7 +289,7 @@ aggregate = {{ column = "duration", group_by = ["stage"] }}
     assert len(lines) == 3 + len(STAGES)  # login, signup, edge; before/after are outside
     stamp = str(int(WINDOW.start.timestamp()))
     assert all(line.endswith(" " + stamp) and ",granularity=hourly," in line for line in lines)
-    assert "- website windows=1 readings=6 written=6 refused=0 [done]" in done.stderr
+    assert "- website windows=1 readings=6 printed=6 refused=0 [done]" in done.stderr
     # InfluxDB is the oracle of valid line protocol: it stores every line.
     answer = requests.post(f"{influxdb1.url}/write", params={"db": influx_db, "precision": "s"},
                            data="\n".join(lines), timeout=30)

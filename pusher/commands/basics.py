@@ -59,7 +59,7 @@ def collect(state: State, names: Sequence[str], all_sources: bool, dry_run: bool
     finally:
         outputs.close()
     for record in records:
-        click.echo(config.redact(record.summary()), err=True)
+        click.echo(config.redact(record.summary(dry_run)), err=True)
     # Points still in the spool are not in InfluxDB yet: cron must hear about it.
     clean = all(r.ok for r in records) and not (replay.spooled or replay.errors
                                                  or replay.refused)
@@ -81,33 +81,39 @@ def report_replay(replay: SinkCounts) -> None:
 def sources(state: State) -> None:
     """List configured sources and the installed source types."""
     from pusher.config import find_config_path
-    from pusher.sources import available_types, describe
+    from pusher.errors import ConfigError
+    from pusher.sources import available_types, checked_source, describe
 
     path = find_config_path(state.config_path, os.environ)
+    problems = []
     if path.exists() or state.config_path or os.environ.get("PUSHER_CONFIG"):
         config = state.config()
         click.echo(f"Configured sources ({path}):")
         for name, spec in config.sources.items():
             flag = "" if spec.enabled else "  (disabled)"
             schedule = f"  schedule={spec.schedule}" if spec.schedule else ""
+            try:  # checked as collect would: a typo shows here, not at the first run
+                checked_source(spec, str(config.path))
+            except ConfigError as exc:
+                problems.append(str(exc))
+                flag += f"  (config error: {exc.key}: {exc.problem})"
             click.echo(f"  {name:<20} type={spec.type:<18} {spec.granularity.value}"
                        f"{schedule}{flag}")
         click.echo("")
     click.echo("Source types:")
     for name, entry in sorted(available_types().items()):
         click.echo(f"  {name:<20} {describe(name)}  [{entry.value}]")
+    if problems:
+        fail(problems[0], EXIT_USAGE)
 
 
 @click.command("config")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of TOML.")
 @click.pass_obj
 @handles_errors
-def show_config(state: State) -> None:
-    """Print the effective config (after ${VAR} substitution) with secrets redacted."""
-    from pusher.config import redacted
+def show_config(state: State, as_json: bool) -> None:
+    """Print the effective config as TOML: defaults filled in, secrets masked."""
+    from pusher.config_show import to_json, to_toml
 
     config = state.config()
-    click.echo(f"# {config.path}")
-    import json  # only this command needs it: keeps `pusher --help` light
-
-    click.echo(json.dumps(redacted(dict(config.raw), redact=config.redact), indent=2,
-                          default=str))
+    click.echo(to_json(config) if as_json else to_toml(config), nl=as_json)

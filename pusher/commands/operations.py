@@ -71,7 +71,7 @@ def backfill(state: State, name: str, since: str, until: str | None, chunk: int,
     finally:
         outputs.close()
     record = result.record
-    click.echo(config.redact(record.summary()) + f" chunks={result.chunks} "
+    click.echo(config.redact(record.summary(dry_run)) + f" chunks={result.chunks} "
                f"skipped={result.skipped} (already done)", err=True)
     for key in result.failed:
         click.echo(f"- chunk {key} not complete: re-run to retry it", err=True)
@@ -122,6 +122,7 @@ def status(state: State, from_influx: bool) -> None:
         click.echo(config.redact(line))
     for failure in failures(config, runs):
         click.echo(config.redact(f"last failure of {failure}"))
+    click.echo(f"times in {config.timezone.key} ([pusher] timezone)")
 
 
 @click.command()
