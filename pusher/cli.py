@@ -118,8 +118,8 @@ COMMANDS = {
                  "Collect the past windows of NAME in chunks; resumable, and safe to re-run."),
     "collect": ("pusher.commands.basics:collect", "Collect sources for their windows "
                 "(default: the previous and the current one)."),
-    "config": ("pusher.commands.basics:show_config", "Print the effective config (after "
-               "${VAR} substitution) with secrets redacted."),
+    "config": ("pusher.commands.basics:show_config", "Print the effective config as TOML: "
+               "defaults filled in, secrets masked."),
     "dashboards": ("pusher.commands.dashboards:dashboards",
                    "Grafana dashboards and alert rules (Flux), built from code."),
     "health": ("pusher.commands.deploy:health", "Exit 0 when `pusher run` touched its "

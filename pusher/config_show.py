@@ -41,12 +41,10 @@ def effective(config: Config) -> dict[str, Any]:
 
 def _source(config: Config, spec: SourceConfig) -> dict[str, Any]:
     from pusher.runs import CATCHUP_DEFAULTS
-    from pusher.scheduler import MIN_TIMEOUT
     from pusher.schedules import parse_schedule
 
     schedule = parse_schedule(spec.schedule, spec.granularity)
-    timeout = spec.timeout or max(MIN_TIMEOUT, schedule.interval(config.timezone,
-                                                                  datetime.now().astimezone()))
+    timeout = schedule.run_timeout(spec.timeout, config.timezone, datetime.now().astimezone())
     return {
         "type": spec.type, "granularity": spec.granularity.value, "schedule": schedule.text,
         "jitter": spec.jitter, "timeout": timeout, "enabled": spec.enabled,
