@@ -98,8 +98,9 @@ def collect(run: Run, windows: Sequence[Window],
         except Exception as exc:  # a source's failure, ours or a plugin's, is reported
             ours = isinstance(exc, PusherError)  # ours say what failed; others get a trace
             message = f"{window}: {exc}" if ours else f"{window}: {type(exc).__name__}: {exc}"
+            message = excerpt(message)  # bounded and encodable, wherever it is written
             # One line per failed window; a plugin's traceback only with -vv.
-            log.error("%s failed: %s", run.name, excerpt(message))
+            log.error("%s failed: %s", run.name, message)
             log.debug("%s: the source raised", run.name, exc_info=not ours)
             record.errors.append(message)
         record.windows += 1

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pusher.excerpt import excerpt
 from pusher.pipeline import RunRecord
 from pusher.reading import Reading
 from pusher.secrets import redact
@@ -103,8 +104,8 @@ class History:
                  "readings": record.readings, "written": record.written,
                  "refused": record.refused, "spooled": record.spooled,
                  "duration": round(record.duration, 3), "windows": record.windows,
-                 "error": redact(one_line(error or (record.errors[0] if record.errors else "")))
-                 or None}
+                 "error": redact(excerpt(one_line(error or (record.errors[0] if record.errors
+                                                            else "")))) or None}
         stamp = ended
 
         def change(data: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from ops_helpers import write_config
 from pusher.excerpt import excerpt, reading_excerpt
 from pusher.lineprotocol import encode
 from pusher.reading import Reading
+from pusher.state import read_json
 
 PLUGINS = str(Path(__file__).parent / "plugins")
 SINCE, UNTIL = "2026-02-01T10:00Z", "2026-02-01T11:00Z"
@@ -70,6 +71,18 @@ def test_a_refused_1mb_string_is_shown_as_a_bounded_excerpt(tmp_path, influxdb1,
     assert len(json.dumps(record)) < 2000
     assert "(1,048,576 characters)" in record["reading"] and "'kind': 'huge'" in record["reading"]
     assert (tmp_path / "state/dead-letter.jsonl").stat().st_size < 2000
+
+
+def test_an_error_with_a_lone_surrogate_is_said_and_recorded_bounded(tmp_path, influxdb1,
+                                                                     influx_db):
+    config = hostile_config(tmp_path, influxdb1.url, influx_db, "raising")
+    done = collect(config)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and len(done.stderr) < 4000
+    assert "ValueError: cannot read \\udcff xxx" in done.stderr
+    run = read_json(tmp_path / "state/runs.json", tmp_path / "state")["hostile"]
+    assert run["status"] == "failed" and "cannot read \\udcff" in run["error"]
+    assert run["error"].endswith(" characters)") and len(run["error"]) < 1000
 
 
 def test_surrogates_are_refused_in_every_part_of_a_reading():

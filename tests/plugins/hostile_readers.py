@@ -13,3 +13,9 @@ def one_surrogate(window, n=20_000, bad_at=12_345):
 def huge_string(window, megabytes=1):
     yield Reading("hostile", {"blob": "x" * (megabytes * 2**20)}, {"kind": "huge"})
     yield Reading("hostile", {"blob": "small"}, {"kind": "small"})
+
+
+def raising(window):
+    """A source whose error message is long and holds a lone surrogate."""
+    yield Reading("hostile", {"ok": 1})
+    raise ValueError("cannot read \udcff " + "x" * 100_000)
