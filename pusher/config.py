@@ -48,9 +48,9 @@ SOURCE_KEYS = ("type", "granularity", "schedule", "jitter", "timeout", "enabled"
                "on_collision")
 # What a run does with a reading that lands on the series, field and time of an earlier one.
 ON_COLLISION = ("refuse", "last", "sum")
-# A source name ends up in file names, tags and command lines: no path separators, no
-# leading dot or dash.
-_SOURCE_NAME = re.compile(r"[^\W_][\w.\-]*")
+# A source name ends up in file names, tags, DAG ids and command lines: no path separator,
+# no control character, no leading dot, dash or blank (spaces inside are fine: "web shop").
+_SOURCE_NAME = re.compile(r"[^\s.\-/\\][^/\\\x00-\x1f\x7f]*(?<!\s)")
 
 
 @dataclass(frozen=True)
@@ -242,8 +242,8 @@ def _parse_influx(table: Mapping[str, Any], file: str, secrets: set[str]) -> Inf
 def _parse_source(name: str, spec: Any, file: str, root: Path) -> SourceConfig:
     key = f"sources.{name}"
     if not _SOURCE_NAME.fullmatch(name):
-        raise ConfigError("is not a usable source name: letters, digits, _ . - only, starting "
-                          "with a letter or digit", file=file, key=key)
+        raise ConfigError("is not a usable source name: no / or \\, no control character, "
+                          "not starting with . or - or ending with a blank", file=file, key=key)
     if not isinstance(spec, dict):
         raise ConfigError("must be a table", file=file, key=key)
     kind = spec.get("type")

@@ -35,6 +35,8 @@ def effective(config: Config) -> dict[str, Any]:
                              for name, rollup in rollups.measurements.items()},
         },
     }
+    # Tables read by others ([airflow], for the DAG file) as they are written.
+    table.update({name: value for name, value in config.raw.items() if name not in table})
     shown: dict[str, Any] = redacted(table, redact=config.redact)
     return shown
 

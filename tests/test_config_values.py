@@ -92,6 +92,8 @@ def check(tmp_path, text, command=("collect", "x")):
      "sources.x.session", "is for tests, not a config option"),
     (BASE + SQL.replace("sqlite:///site.sqlite", "postgres://u@h/db"), "sources.x.url",
      "SQLAlchemy has no database 'postgres'"),
+    (BASE + SQL.replace("sqlite:///site.sqlite", "mysql+pymysql://u@h/db"), "sources.x.url",
+     "the database driver is not installed (No module named 'pymysql')"),
     (BASE + SQL.replace('measurement = "one"', 'meassurement = "one"'),
      "sources.x.queries[0].meassurement", "unknown key (did you mean 'measurement'?)"),
     (BASE + GA + 'endpoint = "http://"\n', "sources.x.endpoint", "names no host"),
@@ -171,12 +173,27 @@ def test_relative_paths_in_options_start_at_the_config_file(tmp_path):
     (tmp_path / "conf" / "sa.json").write_text("{}")
     path = tmp_path / "conf" / "pusher.toml"
     path.write_text(BASE + SQL + GA.replace("[sources.x]", "[sources.ga]").replace(
-        '"anonymous"', '"sa.json"'))
+        '"anonymous"', '"sa.json"') + '[sources.crawler]\ntype = "worker-states"\n'
+        'url = "sqlite:///crawler.sqlite"\n')
     config = load_config(path, {})
-    sql = config.sources["x"]
-    assert source_options(load_source("sql"), sql)["url"] == \
-        f"sqlite:///{tmp_path / 'conf' / 'site.sqlite'}"
-    ga = config.sources["ga"]
-    assert source_options(load_source("google-analytics"), ga)["credentials"] == \
-        str(tmp_path / "conf" / "sa.json")
-    assert config.state_dir == tmp_path / "conf" / "state"
+    folder = tmp_path / "conf"
+    resolved = {name: source_options(load_source(spec.type), spec)
+                for name, spec in config.sources.items()}
+    assert resolved["x"]["url"] == f"sqlite:///{folder / 'site.sqlite'}"
+    assert resolved["ga"]["credentials"] == str(folder / "sa.json")
+    # A plugin's own path options, through its resolve_paths (the example crawler package).
+    assert resolved["crawler"]["url"] == f"sqlite:///{folder / 'crawler.sqlite'}"
+    assert config.state_dir == folder / "state"
+
+
+def test_a_python_sources_function_resolves_its_paths_like_a_type(tmp_path):
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "notes.txt").write_text("a\nb\nc\n")
+    path = tmp_path / "conf" / "pusher.toml"
+    path.write_text(BASE + PYTHON.replace("demo_readers:counts", "checked_readers:file_lines")
+                    + 'path = "notes.txt"\n')
+    done = run_pusher("collect", "x", "--dry-run", "--since", "2026-01-01T00:00Z", "--until",
+                      "2026-01-01T01:00Z", config=path, env={"PYTHONPATH": PLUGINS},
+                      cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "file,granularity=hourly lines=3i 1767225600\n"

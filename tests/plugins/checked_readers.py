@@ -13,3 +13,16 @@ def _validate(options):
 
 
 limited.validate_options = _validate
+
+
+def file_lines(window, path):
+    """Lines of a text file; `path` is relative to the config file, like pusher's own paths."""
+    with open(path, encoding="utf-8") as handle:
+        yield Reading("file", {"lines": sum(1 for _ in handle)})
+
+
+def _absolute(options, root):
+    return {**options, "path": str(root / options["path"])}
+
+
+file_lines.resolve_paths = _absolute
