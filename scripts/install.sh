@@ -22,6 +22,14 @@ python="${PYTHON:-python3}"
     || { echo "pusher needs Python >= 3.11 (set PYTHON=...)" >&2; exit 1; }
 "$python" -c 'import ensurepip, venv' 2>/dev/null || { packages+=(python3-venv); commands+=(missing-venv); }
 
+if [ "$mode" = test ]; then
+    # The real 2.x server builds (minutes, the first time: downloads, then compiling) while
+    # the rest installs; a cached build is found at once. Its progress lines go to stderr.
+    mkdir -p .local
+    bash scripts/influxd2.sh >/dev/null &
+    influxd_build=$!
+fi
+
 missing=()
 for i in "${!commands[@]}"; do
     command -v "${commands[$i]}" >/dev/null 2>&1 || missing+=("${packages[$i]}")
@@ -54,8 +62,7 @@ if [ "$mode" = test ] && [ -f package.json ]; then
 fi
 
 if [ "$mode" = test ]; then
-    # The real 2.x server: built once from its Go module, then found in the cache.
-    bash scripts/influxd2.sh >/dev/null
     # Real Airflow for the DAG file's tests: its own venv, kept while its inputs match.
     bash scripts/airflow.sh >/dev/null
+    wait "$influxd_build" || { echo "==> building InfluxDB 2.x failed (see above)" >&2; exit 1; }
 fi
