@@ -21,6 +21,15 @@ from pusher.state import read_json, update_json
 from pusher.writers import one_line
 
 log = logging.getLogger(__name__)
+# (file, source) pairs already warned about in this process: a command reads a state file
+# once per source (status, a collect of many sources), the damage is said once.
+_said: set[tuple[Path, str]] = set()
+
+
+def _warn_once(path: Path, name: str, text: str, *args: object) -> None:
+    if (path, name) not in _said:
+        _said.add((path, name))
+        log.warning(text, path, name, *args)
 
 RUN_MEASUREMENT = "pusher_runs"
 RUN_TAGS = ("source", "granularity")
@@ -69,8 +78,8 @@ class Watermarks:
         for name, value in read_json(self.path, self.root).items():
             mark = moment(value)
             if mark is None:
-                log.warning("%s: the watermark of %s is not a time (%.40r): ignoring it",
-                            self.path, name, value)
+                _warn_once(self.path, name, "%s: the watermark of %s is not a time (%.40r): "
+                           "ignoring it", value)
             else:
                 marks[name] = mark
         return marks
@@ -126,8 +135,7 @@ class History:
             if isinstance(entry, dict) and moment(entry.get("ended")) is not None:
                 runs[name] = entry
             else:
-                log.warning("%s: the last run of %s is not readable: ignoring it", self.path,
-                            name)
+                _warn_once(self.path, name, "%s: the last run of %s is not readable: ignoring it")
         return runs
 
 

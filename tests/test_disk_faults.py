@@ -32,9 +32,16 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
+REFUSING = """
+[sources.refusing]
+type = "python"
+callable = "ops_readers:refusing"
+"""
+
+
 def down_config(tmp_path: Path, state: Path, series: int = 20) -> Path:
     config = write_config(tmp_path, f"http://127.0.0.1:{free_port()}", "db",
-                          grid_source(series=series), extra="batch_size = 50")
+                          grid_source(series=series) + REFUSING, extra="batch_size = 50")
     config.write_text(config.read_text().replace('state_dir = "state"',
                                                  f'state_dir = "{state}"'))
     return config
@@ -56,6 +63,14 @@ def assert_whole(state: Path) -> int:
 
 def test_a_full_disk_is_one_line_exit_1_and_leaves_no_temporary_file(tmp_path, small_disk):
     config = down_config(tmp_path, small_disk)
+    # Before the disk fills, one refusal (a NaN) is dead-lettered: a record to keep whole.
+    dead = DeadLetter(small_disk / "dead-letter.jsonl")
+    first = pusher("collect", "refusing", "--since", "2026-01-01T00:00Z", "--until",
+                   "2026-01-01T01:00Z", config=config)
+    assert first.returncode == 1 and "refused=1" in first.stderr, first.stderr
+    before = list(dead.records())
+    assert len(before) == 1
+    held = assert_whole(small_disk)  # its good reading and its run point
     result = pusher("collect", "grid", *SINCE, config=config)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
@@ -64,14 +79,14 @@ def test_a_full_disk_is_one_line_exit_1_and_leaves_no_temporary_file(tmp_path, s
     [summary] = [line for line in result.stderr.splitlines() if line.startswith("- grid ")]
     assert "[failed: " in summary
     assert leftovers(small_disk) == []
-    spooled = assert_whole(small_disk)
+    spooled = assert_whole(small_disk) - held
     assert spooled and f"spooled={spooled}" in summary  # what the spool holds, exactly
 
-    # Refusals on a full disk: the dead-letter file is left as it was, never half-written.
-    dead = DeadLetter(small_disk / "dead-letter.jsonl")
-    before = list(dead.records())
-    again = pusher("collect", "grid", *SINCE, config=config)
+    # 24 refusals on the full disk: one line, and the dead-letter file keeps its one
+    # record whole (no torn record after it); the windows stay to collect again.
+    again = pusher("collect", "refusing", *SINCE, config=config)
     assert again.returncode == 1 and "Traceback" not in again.stderr
+    assert "No space left on device" in again.stderr, again.stderr
     assert leftovers(small_disk) == [] and list(dead.records()) == before
     assert_whole(small_disk)
 

@@ -3,16 +3,19 @@ file of the state directory are searched for them, with the servers down so that
 messages carry the URLs; and secrets that are plain words do not hide those words elsewhere.
 """
 
+import json
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import requests
 from cli_helpers import run_pusher
 from ops_helpers import write_config
 from servers import free_port
 
+from pusher.deadletter import DeadLetter
 from pusher.secrets import Redactor, mask_positions
 from pusher.state import read_json
 
@@ -98,6 +101,11 @@ def test_no_secret_in_any_output_or_state_file(tmp_path):
         assert "Traceback" not in done.stderr, done.stderr
         outputs[" ".join(args)] = done.stdout + done.stderr
     outputs["run"] = run_daemon(config)
+    # An operator moves a spooled batch aside: the dead-letter file is searched too.
+    shown = json.loads(pusher(config, "spool", "show", "--json").stdout)
+    moved = pusher(config, "spool", "dead-letter", shown["batches"][0]["batch"])
+    assert moved.returncode == 0, moved.stderr
+    outputs["spool dead-letter"] = moved.stdout + moved.stderr
     state = tmp_path / "state"
     files = {str(p): p.read_bytes().decode(errors="replace") for p in state.rglob("*")
              if p.is_file()}
@@ -129,3 +137,26 @@ def test_the_rule_masks_positions_and_leaves_words():
     assert mask_positions("to h/db?password=s3:cr3t: refused.") == "to h/db?password=***: refused."
     assert mask_positions("refused=2 written=4 tokens in text") == \
         "refused=2 written=4 tokens in text"
+
+
+def test_no_secret_in_the_reasons_of_points_influxdb_refused(tmp_path, influxdb1, influx_db):
+    """InfluxDB's refusals, reached through a URL with a password: stderr, the
+    dead-letter records (InfluxDB's reason) and every state file hold no password."""
+    # v is an integer in this database: every clash point (v a string) is refused.
+    requests.post(f"{influxdb1.url}/write", params={"db": influx_db},
+                  data="clash,k=first v=1i 1767225600000000000", timeout=10).raise_for_status()
+    url = influxdb1.url.replace("http://", "http://pusher:${INFLUX_PASSWORD}@")
+    config = write_config(tmp_path, url, influx_db, '[sources.clash]\ntype = "python"\n'
+                          'callable = "ops_readers:clashing"\nseries = 3\n')
+    done = run_pusher("collect", "clash", "--since", "2026-01-01T00:00Z", "--until",
+                      "2026-01-01T01:00Z", config=config,
+                      env={**SECRETS, "PYTHONPATH": str(Path(__file__).parent / "ops_plugins")})
+    assert done.returncode == 1 and "refused=3" in done.stderr, done.stderr
+    records = list(DeadLetter(tmp_path / "state" / "dead-letter.jsonl").records())
+    assert len(records) == 3
+    texts = [done.stdout + done.stderr, *(json.dumps(r) for r in records),
+             *(p.read_bytes().decode(errors="replace")
+               for p in (tmp_path / "state").rglob("*") if p.is_file())]
+    assert any("field type conflict" in r["reason"] for r in records), records
+    for text in texts:
+        assert SECRETS["INFLUX_PASSWORD"] not in text, text

@@ -117,9 +117,14 @@ def test_an_operator_moves_a_stuck_batch_to_the_dead_letter_or_drops_one(
         config = write_config(tmp_path, proxy.url, influx_db,
                               grid_source("a", series=2) + grid_source("b", series=3),
                               extra="max_attempts = 100")
-        for name in ("a", "b"):
-            pusher("collect", name, "--since", "2026-01-01T00:00Z", "--until",
-                   "2026-01-01T01:00Z", config=config)
+        runs = [pusher("collect", name, "--since", "2026-01-01T00:00Z", "--until",
+                       "2026-01-01T01:00Z", config=config) for name in ("a", "b")]
+    # b's collect replayed a's batch first: its summary says that batch is stuck, with
+    # the command that moves it aside.
+    stuck = [line for line in runs[1].stderr.splitlines() if line.startswith("- spool: ")]
+    assert len(stuck) == 1, runs[1].stderr
+    assert re.fullmatch(r"- spool: batch \S+ \(2 points of a\) stuck: 2 failed attempts since "
+                        r"\d{4}-\d\d-\d\d \d\d:\d\d UTC, last answer: .*HTTP 500.*", stuck[0])
     shown = json.loads(pusher("spool", "show", "--json", config=config).stdout)
     ids = {b["source"]: b["batch"] for b in shown["batches"] if b["attempts"]}
     assert shown["waiting"] == {"a": 2, "b": 3} and set(ids) == {"a", "b"}
