@@ -12,7 +12,7 @@ from pusher.collisions import EXACT_POINTS, Keys, KeySets, PointSet
 from pusher.errors import PusherError, RefusedReading
 from pusher.excerpt import excerpt, reading_excerpt
 from pusher.lineprotocol import Encoder, to_timestamp
-from pusher.reading import Note, Reading, Window
+from pusher.reading import NoData, Note, Reading, Skipped, Window
 from pusher.secrets import redact
 from pusher.sinks import Sink
 from pusher.sources import window_readings
@@ -34,6 +34,8 @@ class RunRecord:
     refused: int = 0
     spooled: int = 0
     collided: int = 0  # readings on the series, field and time of an earlier one
+    skipped_nan: int = 0  # NaN or infinite values a source left out (Skipped)
+    no_data: dict[str, int] = field(default_factory=dict)  # query -> windows it had nothing
     duration: float = 0.0
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -50,6 +52,11 @@ class RunRecord:
     def ok(self) -> bool:
         return self.status == "done"
 
+    def silent(self) -> list[str]:
+        """A note naming the queries that returned nothing in every window of the run."""
+        empty = [q for q, n in self.no_data.items() if n >= self.windows > 0]
+        return [f"no data: {', '.join(empty)}"] if empty else []
+
     def summary(self, dry_run: bool = False) -> str:
         """One line; a dry run says `printed=N`: nothing was written."""
         state = self.status if not self.errors else f"failed: {self.errors[0]}"
@@ -58,7 +65,8 @@ class RunRecord:
             state += f" (+{len(set(self.errors)) - 1} more errors above)"
         extra = f" spooled={self.spooled}" if self.spooled else ""
         extra += f" collided={self.collided}" if self.collided else ""
-        notes = "".join(f" ({note})" for note in self.notes)
+        extra += f" skipped_nan={self.skipped_nan}" if self.skipped_nan else ""
+        notes = "".join(f" ({note})" for note in [*self.notes, *self.silent()])
         done = f"printed={self.written}" if dry_run else f"written={self.written}"
         return (f"- {self.source} windows={self.windows} readings={self.readings} "
                 f"{done} refused={self.refused}{extra} [{state}]{notes} "
@@ -136,9 +144,8 @@ def _collect_window(run: Run, window: Window, readings: Iterable[object], record
     try:
         for reading in readings:
             if type(reading) is not Reading:
-                if isinstance(reading, Note):  # e.g. "sampled data": said once per run
-                    if reading.text not in record.notes:
-                        record.notes.append(reading.text)
+                if isinstance(reading, Note | Skipped | NoData):
+                    _remark(reading, record)
                     continue
                 count += 1
                 _encode_one(run, reading, stamp, record, points)
@@ -235,6 +242,16 @@ def _summed(points: Points, series: str, stamp: str, reading: Reading) -> Readin
     for key, value in fields.items():
         points.values[series, stamp, key] = value
     return Reading(reading.measurement, fields, reading.tags, reading.time, reading.granularity)
+
+
+def _remark(remark: Note | Skipped | NoData, record: RunRecord) -> None:
+    """What a source says among its readings: for the summary, never for InfluxDB."""
+    if isinstance(remark, Skipped):
+        record.skipped_nan += remark.count
+    elif isinstance(remark, NoData):
+        record.no_data[remark.query] = record.no_data.get(remark.query, 0) + 1
+    elif remark.text not in record.notes:  # e.g. "sampled data": said once per run
+        record.notes.append(remark.text)
 
 
 def _refused(run: Run, reading: object, exc: RefusedReading, record: RunRecord) -> None:

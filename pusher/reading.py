@@ -50,6 +50,29 @@ class Note:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """Values a source left out on purpose because they are no value (NaN, infinities:
+    Prometheus' 0/0, a NaN column): `count` of them, counted in the run summary."""
+
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class NoData:
+    """A query of the source that returned nothing for the window (`query`: its name, e.g.
+    the measurement); a query with nothing in every window is named in the run summary."""
+
+    query: str
+
+
+def no_value(value: object) -> bool:
+    """NaN or an infinity: a float line protocol cannot carry, which a source reads as "no
+    value" (`nan = "skip"`) or hands on to be refused (`nan = "refuse"`)."""
+    # x - x is 0.0 for every finite float, and NaN for NaN and the infinities.
+    return isinstance(value, float) and value - value != 0.0
+
+
 def as_utc(moment: datetime) -> datetime:
     """Naive datetimes are taken as UTC, aware ones converted to it."""
     if moment.tzinfo is None:

@@ -145,6 +145,9 @@ def merge(total: RunRecord, part: RunRecord) -> None:
     total.refused += part.refused
     total.spooled += part.spooled
     total.collided += part.collided
+    total.skipped_nan += part.skipped_nan
+    for query, windows in part.no_data.items():
+        total.no_data[query] = total.no_data.get(query, 0) + windows
     total.duration += part.duration
     total.errors.extend(part.errors)
     total.notes.extend(note for note in part.notes if note not in total.notes)

@@ -123,3 +123,11 @@ def timezone_named(name: Any, file: str, key: str) -> ZoneInfo:
         return ZoneInfo(str(name))
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"unknown timezone {name!r}", file=file, key=key) from None
+
+
+def check_nan_rule(options: Mapping[str, Any]) -> None:
+    """A source's `nan` option: "skip" (default) or "refuse"; ValueError("nan: problem")."""
+    rule = options.get("nan", "skip")
+    if rule not in ("skip", "refuse"):
+        raise ValueError(f'nan: must be "skip" (leave NaN and infinities out, counted) or '
+                         f'"refuse" (dead-letter them), not {rule!r}')

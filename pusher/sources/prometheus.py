@@ -19,10 +19,10 @@ from typing import Any
 import requests
 
 from pusher.errors import SourceError
-from pusher.reading import Reading, Window
+from pusher.reading import NoData, Reading, Skipped, Window
 from pusher.sources.prometheus_api import Client, Series, ServerLimit, StepError
 from pusher.sources.prometheus_spans import Span, plan_spans
-from pusher.values import http_url_problem, unknown_key
+from pusher.values import check_nan_rule, http_url_problem, unknown_key
 
 log = logging.getLogger(__name__)
 QUERY_KEYS = {"query", "measurement", "field", "tags", "name_tag"}
@@ -35,17 +35,23 @@ def prometheus(
     timeout: float = 30.0,
     headers: Mapping[str, str] | None = None,
     verify_ssl: bool = True,
+    nan: str = "skip",
     session: requests.Session | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> Iterator[Reading]:
-    """Prometheus range queries; a sample's labels become tags, its value one field."""
+) -> Iterator[Reading | Skipped | NoData]:
+    """Prometheus range queries; a sample's labels become tags, its value one field.
+
+    NaN and infinite samples (`rate()` over no traffic is 0/0) mean "no value" in PromQL:
+    skipped and counted (`nan = "skip"`), or handed on to be refused (`nan = "refuse"`).
+    """
     [readings] = read_windows([window], url=url, queries=queries, timeout=timeout,
-                              headers=headers, verify_ssl=verify_ssl, session=session,
-                              clock=clock)
+                              headers=headers, verify_ssl=verify_ssl, nan=nan,
+                              session=session, clock=clock)
     yield from readings
 
 
-def read_windows(windows: Sequence[Window], **options: Any) -> list[Iterator[Reading]]:
+def read_windows(windows: Sequence[Window], **options: Any
+                 ) -> list[Iterator[Reading | Skipped | NoData]]:
     """The readings of each window, in order; nothing is asked until a window is read.
 
     Takes the options of `prometheus`. Each query is asked once per span (at most 11,000
@@ -58,7 +64,8 @@ def read_windows(windows: Sequence[Window], **options: Any) -> list[Iterator[Rea
     option = given.arguments
     client = Client(option["session"] or requests.Session(), option["url"], option["timeout"],
                     option["headers"], option["verify_ssl"])
-    parsed = [Query.parse(number, spec) for number, spec in enumerate(option["queries"])]
+    skip = option["nan"] == "skip"
+    parsed = [Query.parse(number, spec, skip) for number, spec in enumerate(option["queries"])]
     per_window = []
     for span in plan_spans(windows, option["clock"]()):
         answers = SpanAnswers(client, parsed, span)
@@ -79,11 +86,12 @@ class Query:
     field: str
     tags: Mapping[str, str]
     name_tag: str
+    skip_nan: bool = True  # NaN and infinite samples are no value: skipped, counted
 
     @classmethod
-    def parse(cls, number: int, spec: Mapping[str, Any]) -> Query:
+    def parse(cls, number: int, spec: Mapping[str, Any], skip_nan: bool = True) -> Query:
         return cls(number, spec["query"], spec["measurement"], spec.get("field", "value"),
-                   dict(spec.get("tags", {})), spec.get("name_tag", "metric"))
+                   dict(spec.get("tags", {})), spec.get("name_tag", "metric"), skip_nan)
 
     def for_range(self, seconds: int) -> str:
         return self.promql.replace("$__range", f"{seconds}s")
@@ -106,19 +114,25 @@ class SpanAnswers:
         self.client, self.queries, self.span = client, queries, span
         self._answers: list[QueryAnswer] | None = None
 
-    def readings(self, step: int) -> Iterator[Reading]:
-        """The readings of the span's window number `step`, as if it were asked alone."""
+    def readings(self, step: int) -> Iterator[Reading | Skipped | NoData]:
+        """The readings of the span's window number `step`, as if it were asked alone;
+        a query without a sample there is said (NoData), NaN samples are counted."""
         if self._answers is None:
             self._answers = [QueryAnswer.ask(self.client, query, self.span)
                              for query in self.queries]
-        failures = []
+        failures, skipped = [], 0
         for query, answer in zip(self.queries, self._answers, strict=True):
             measurement, field = query.measurement, query.field
             tags = answer.tags
             for number, value in zip(answer.series[step], answer.values[step], strict=True):
                 yield Reading(measurement, {field: value}, tags[number])
+            skipped += answer.skipped.get(step, 0)
             if step in answer.errors:
                 failures.append(f"{query}: {answer.errors[step]}")
+            elif not answer.series[step] and step not in answer.skipped:
+                yield NoData(measurement)
+        if skipped:
+            yield Skipped(skipped)
         if failures:
             raise SourceError("; ".join(failures))
 
@@ -135,11 +149,12 @@ class QueryAnswer:
     values: list[array[float]]
     tags: list[dict[str, str]]  # per series of the answer(s)
     errors: dict[int, SourceError]  # window number -> why the query failed for it
+    skipped: dict[int, int]  # window number -> NaN or infinite samples left out
 
     @classmethod
     def ask(cls, client: Client, query: Query, span: Span) -> QueryAnswer:
         answer = cls([array("I") for _ in span.windows], [array("d") for _ in span.windows],
-                     [], {})
+                     [], {}, {})
         answer.fill(client, query, span, 0)
         return answer
 
@@ -169,11 +184,12 @@ class QueryAnswer:
         except SourceError:
             for window in range(offset, offset + len(span.windows)):
                 del self.series[window][:], self.values[window][:]  # all of it, or none
+                self.skipped.pop(window, None)
             raise
 
     def _place(self, query: Query, answer: Iterable[Series], span: Span, offset: int) -> None:
         series, values, steps = self.series, self.values, len(span.windows)
-        first, seconds = span.first_end, span.seconds
+        first, seconds, skip = span.first_end, span.seconds, query.skip_nan
         for labels, samples in answer:
             number = len(self.tags)
             self.tags.append(query.tags_of(labels))
@@ -186,6 +202,9 @@ class QueryAnswer:
                     number_value = float(value)
                 except ValueError:
                     raise SourceError(f"the answer holds {value!r}, not a number") from None
+                if number_value - number_value != 0.0 and skip:  # NaN, +Inf, -Inf
+                    self.skipped[offset + step] = self.skipped.get(offset + step, 0) + 1
+                    continue
                 series[offset + step].append(number)
                 values[offset + step].append(number_value)
 
@@ -203,6 +222,7 @@ def _validate(options: Mapping[str, Any]) -> None:
         raise ValueError(f"url: {problem}")
     if not isinstance(options.get("verify_ssl", True), bool):
         raise ValueError("verify_ssl: must be true or false")
+    check_nan_rule(options)
     _check_strings("headers", options.get("headers", {}))
     queries = options.get("queries")
     if not isinstance(queries, list) or not queries:

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from pusher.errors import SourceError
-from pusher.reading import FieldValue, Reading, Window, as_utc
+from pusher.reading import FieldValue, NoData, Reading, Skipped, Window, as_utc, no_value
 from pusher.sources.aggregate import as_number, summarize
 from pusher.sources.sql_options import DEFAULT_STATS, resolve_paths, validate, with_driver
 
@@ -32,8 +32,13 @@ SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 _ENGINES: dict[str, Engine] = {}
 
 
-def sql(window: Window, url: str, queries: Sequence[Mapping[str, Any]]) -> Iterator[Reading]:
-    """SQL queries (SQLAlchemy) over each window: columns become tags and fields."""
+def sql(window: Window, url: str, queries: Sequence[Mapping[str, Any]], nan: str = "skip"
+        ) -> Iterator[Reading | Skipped | NoData]:
+    """SQL queries (SQLAlchemy) over each window: columns become tags and fields.
+
+    A NaN or infinite value is no value: that field is left out of its row and counted
+    (`nan = "skip"`), or the row is handed on to be refused (`nan = "refuse"`).
+    """
     from sqlalchemy.exc import SQLAlchemyError
 
     engine = engine_for(url)
@@ -49,7 +54,7 @@ def sql(window: Window, url: str, queries: Sequence[Mapping[str, Any]]) -> Itera
         for number, spec in enumerate(queries):
             where = f"queries[{number}] {spec['measurement']}"
             try:
-                yield from _run_query(connection, spec, params)
+                yield from _run_query(connection, spec, params, nan == "skip")
             except SourceError as exc:  # the other queries still run; the run logs it once
                 failures.append(f"{where}: {exc}")
     if failures:
@@ -100,8 +105,8 @@ def window_parameters(window: Window, dialect: str) -> dict[str, Any]:
     return {"start": window.start.astimezone(UTC), "end": window.end.astimezone(UTC)}
 
 
-def _run_query(connection: Connection, spec: Mapping[str, Any], params: Mapping[str, Any]
-               ) -> Iterator[Reading]:
+def _run_query(connection: Connection, spec: Mapping[str, Any], params: Mapping[str, Any],
+               skip_nan: bool = True) -> Iterator[Reading | Skipped | NoData]:
     from sqlalchemy import text
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -112,16 +117,17 @@ def _run_query(connection: Connection, spec: Mapping[str, Any], params: Mapping[
         streaming = connection.execution_options(stream_results=True, yield_per=BATCH_ROWS)
         result = streaming.execute(text(spec["sql"]), dict(params))
         if "aggregate" in spec:
-            yield from _aggregated(result, spec)
+            yield from _aggregated(result, spec, skip_nan)
         else:
-            yield from _row_readings(result, spec)
+            yield from _row_readings(result, spec, skip_nan)
     except SQLAlchemyError as exc:
         raise SourceError(reason(exc)) from exc
     finally:
         transaction.rollback()
 
 
-def _row_readings(result: CursorResult[Any], spec: Mapping[str, Any]) -> Iterator[Reading]:
+def _row_readings(result: CursorResult[Any], spec: Mapping[str, Any], skip_nan: bool
+                  ) -> Iterator[Reading | Skipped | NoData]:
     columns = list(result.keys())
     tags, time_column, explicit = spec.get("tags", []), spec.get("time"), spec.get("fields")
     _require(columns, [*tags, *(explicit or []), *([time_column] if time_column else [])])
@@ -129,12 +135,15 @@ def _row_readings(result: CursorResult[Any], spec: Mapping[str, Any]) -> Iterato
     names = explicit or [c for c in columns if c not in tags and c != time_column]
     field_at = [(name, columns.index(name)) for name in names]
     time_at = columns.index(time_column) if time_column else None
-    measurement, skipped = spec["measurement"], 0
+    measurement, skipped, nans, rows = spec["measurement"], 0, 0, 0
     for row in result:
+        rows += 1
         fields = {}
         for name, index in field_at:
             value = field_value(row[index], explicit=explicit is not None)
-            if value is not None:
+            if skip_nan and no_value(value):
+                nans += 1  # only this field: the row's other fields still go
+            elif value is not None:
                 fields[name] = value
         if not fields:
             skipped += 1  # every field NULL: there is nothing to write for this row
@@ -143,10 +152,21 @@ def _row_readings(result: CursorResult[Any], spec: Mapping[str, Any]) -> Iterato
         yield Reading(measurement, fields, {tag: tag_value(row[i]) for tag, i in tag_at},
                       time=moment)
     if skipped:
-        log.warning("%s: skipped %d rows whose fields were all NULL", measurement, skipped)
+        log.warning("%s: skipped %d rows without a field value (NULL, NaN)", measurement,
+                    skipped)
+    yield from _remarks(measurement, rows, nans)
 
 
-def _aggregated(result: CursorResult[Any], spec: Mapping[str, Any]) -> Iterator[Reading]:
+def _remarks(measurement: str, rows: int, nans: int) -> Iterator[Skipped | NoData]:
+    """For the run summary: the values left out, and a query that returned no row."""
+    if nans:
+        yield Skipped(nans)
+    if not rows:
+        yield NoData(measurement)
+
+
+def _aggregated(result: CursorResult[Any], spec: Mapping[str, Any], skip_nan: bool
+                ) -> Iterator[Reading | Skipped | NoData]:
     aggregate = spec["aggregate"]
     column, group_by = aggregate["column"], aggregate.get("group_by", [])
     stats = aggregate.get("stats", DEFAULT_STATS)
@@ -154,13 +174,24 @@ def _aggregated(result: CursorResult[Any], spec: Mapping[str, Any]) -> Iterator[
     _require(columns, [column, *group_by])
     value_at, group_at = columns.index(column), [columns.index(g) for g in group_by]
     groups: dict[tuple[str, ...], list[float]] = {}
+    rows, nans = 0, 0
     for row in result:
+        rows += 1
+        if skip_nan and no_value(float_or_none(row[value_at])):
+            nans += 1  # NaN has no rank and an infinity no mean: no value
+            continue
         value = as_number(row[value_at])
         if value is not None:
             groups.setdefault(tuple(tag_value(row[i]) for i in group_at), []).append(value)
     for key, values in groups.items():
         yield Reading(spec["measurement"], summarize(values, stats), dict(zip(group_by, key,
                                                                               strict=True)))
+    yield from _remarks(spec["measurement"], rows, nans)
+
+
+def float_or_none(value: object) -> float | None:
+    """A float or Decimal column value as a float (NaN stays NaN); None for the others."""
+    return float(value) if isinstance(value, float | Decimal) else None
 
 
 def _require(columns: list[str], wanted: list[str]) -> None:

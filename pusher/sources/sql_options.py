@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pusher.sources.aggregate import check_stat
-from pusher.values import unknown_key
+from pusher.values import check_nan_rule, unknown_key
 
 QUERY_KEYS = {"sql", "measurement", "tags", "fields", "time", "aggregate"}
 AGGREGATE_KEYS = {"column", "group_by", "stats"}
@@ -25,6 +25,7 @@ _POSTGRESQL_DRIVERS = (("psycopg", "psycopg"), ("psycopg2", "psycopg2"))
 def validate(options: Mapping[str, Any]) -> None:
     """Raise ValueError("key: problem") for a malformed `sql` source."""
     _check_url(options.get("url"))
+    check_nan_rule(options)
     queries = options.get("queries")
     if not isinstance(queries, list) or not queries:
         raise ValueError("queries: must be a non-empty list of [[...queries]] tables")
