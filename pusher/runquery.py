@@ -17,7 +17,7 @@ import requests
 from pusher.config import InfluxConfig
 from pusher.errors import PusherError
 from pusher.runlog import RUN_MEASUREMENT
-from pusher.writers import cause_name, one_line
+from pusher.writers import cause_name, one_line, with_setup_hint
 
 log = logging.getLogger(__name__)
 LAST_RUN_LOOKBACK = "-30d"  # Flux range for `pusher status --from-influx`
@@ -89,7 +89,8 @@ class RunQuery:
         try:
             result = response.json().get("results", [{}])[0]
             if "error" in result:
-                raise PusherError(f"InfluxDB at {url} says: {one_line(str(result['error']))}")
+                raise PusherError(with_setup_hint(
+                    f"InfluxDB at {url} says: {one_line(str(result['error']))}"))
             return [dict(zip(series["columns"], values, strict=True))
                     for series in result.get("series", []) for values in series["values"]]
         except (ValueError, AttributeError, LookupError, TypeError):

@@ -141,8 +141,10 @@ def test_setup_against_a_server_that_is_not_there_is_one_line(tmp_path):
         "pusher: error: InfluxDB unreachable (read organization 'acme'): ConnectionRefused"]
 
 
-def test_setup_needs_a_daily_bucket_of_its_own():
-    config = parse_config({"influx": {"api": "v2", "org": "acme", "bucket": "pusher"}}, {})
+def test_setup_with_rollups_needs_a_daily_bucket_of_its_own():
+    # Without [rollups], setup creates the one bucket instead (tests/test_setup_simple.py).
+    config = parse_config({"influx": {"api": "v2", "org": "acme", "bucket": "pusher"},
+                           "rollups": {}}, {})
     with pytest.raises(ConfigError) as caught:
         ops.setup(config)
     assert caught.value.key == "influx.daily_bucket"

@@ -31,7 +31,7 @@ from pusher.rollups.render import (
     v2_buckets,
 )
 from pusher.rollups.verify import Point
-from pusher.writers import cause_name, one_line
+from pusher.writers import cause_name, one_line, with_setup_hint
 
 # Columns of a Flux record that are not tags.
 _NOT_TAGS = frozenset({"result", "table", "_start", "_stop", "_time", "_value", "_field",
@@ -61,8 +61,8 @@ def _calling(what: str, needs: str | None = None) -> Iterator[None]:
         if needs and _refused(exc):
             raise PusherError(f"the token may not {what} (InfluxDB answered {exc.status}: "
                               f"{_message(exc)}); {needs}") from None
-        raise PusherError(f"InfluxDB answered {exc.status} to {what}: {_message(exc)}"
-                          ) from None
+        raise PusherError(with_setup_hint(f"InfluxDB answered {exc.status} to {what}: "
+                                          f"{_message(exc)}")) from None
     except InfluxDBError as exc:  # raised by the client itself, e.g. an org it cannot find
         raise PusherError(f"{what}: {one_line(str(exc.message))}") from None
     except (HTTPError, OSError) as exc:
@@ -98,6 +98,13 @@ def setup(client: InfluxDBClient, influx: InfluxConfig, rollups: RollupsConfig,
     return report + _tasks(client, influx, rollups, org_id)
 
 
+def setup_buckets(client: InfluxDBClient, influx: InfluxConfig) -> list[str]:
+    """Without rollups: the bucket(s) points go to, kept forever; existing ones left alone."""
+    org_id = _org_id(client, influx.org)
+    names = dict.fromkeys((influx.bucket, influx.bucket_for("daily")))
+    return [_bucket(client, org_id, name, None) for name in names]
+
+
 def _org_id(client: InfluxDBClient, org: str) -> str:
     with _calling(f"read organization {org!r}", SETUP_NEEDS):
         try:
@@ -130,16 +137,20 @@ def find_bucket(client: InfluxDBClient, org_id: str, name: str) -> Bucket | None
     return found[0] if found else None
 
 
-def _bucket(client: InfluxDBClient, org_id: str, name: str, span: Span) -> str:
-    target = f"bucket {name} (retention {span if span.seconds else 'forever'})"
+def _bucket(client: InfluxDBClient, org_id: str, name: str, span: Span | None) -> str:
+    """Create or update a bucket of retention `span`; None: create it kept forever, or
+    leave it as it is."""
+    target = f"bucket {name} (retention {span if span and span.seconds else 'forever'})"
     api = client.buckets_api()
     with _calling(f"read bucket {name}", SETUP_NEEDS):
         bucket = find_bucket(client, org_id, name)
     if bucket is None:
         with _calling(f"create bucket {name}", SETUP_NEEDS):
             api.create_bucket(bucket=PostBucketRequest(
-                name=name, org_id=org_id, retention_rules=_rules(span)))
+                name=name, org_id=org_id, retention_rules=_rules(span or Span(0))))
         return f"created {target}"
+    if span is None:
+        return f"unchanged bucket {name}"
     current = sum(r.every_seconds or 0 for r in bucket.retention_rules or [])
     if current == span.seconds:
         return f"unchanged {target}"

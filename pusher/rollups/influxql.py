@@ -22,7 +22,7 @@ from pusher.rollups.render import (
     v1_policies,
 )
 from pusher.rollups.verify import Point
-from pusher.writers import cause_name, one_line
+from pusher.writers import cause_name, one_line, with_setup_hint
 
 _GO_DURATION = re.compile(r"(\d+)(h|m|s)")
 
@@ -51,7 +51,8 @@ class InfluxQL:
         errors += [r["error"] for r in body.get("results", []) if "error" in r]
         if errors or not response.ok:
             reason = "; ".join(map(str, errors)) or f"HTTP {response.status_code}"
-            raise PusherError(f"InfluxDB refused {query[:80]!r}: {one_line(reason)}")
+            raise PusherError(with_setup_hint(f"InfluxDB refused {query[:80]!r}: "
+                                              f"{one_line(reason)}"))
         series: list[dict[str, Any]] = body["results"][0].get("series", [])
         return series
 
@@ -96,11 +97,7 @@ def setup(client: InfluxQL, influx: InfluxConfig, rollups: RollupsConfig,
     """Database, retention policies and CQs; what was created, updated or left alone."""
     hourly, daily = v1_policies(influx, file)
     db = influx.database
-    report = []
-    databases = {row["name"] for row in client.rows("SHOW DATABASES")}
-    if db not in databases:
-        client.run(f"CREATE DATABASE {quote_ident(db)}")
-    report.append(f"{'unchanged' if db in databases else 'created'} database {db}")
+    report = [_database(client, db)]
     policies = {row["name"]: row for row in
                 client.rows(f"SHOW RETENTION POLICIES ON {quote_ident(db)}")}
     for name, span in ((hourly, rollups.hourly_retention), (daily, rollups.daily_retention)):
@@ -109,14 +106,39 @@ def setup(client: InfluxQL, influx: InfluxConfig, rollups: RollupsConfig,
     return report
 
 
-def _policy(client: InfluxQL, db: str, name: str, span: Span, row: dict[str, Any] | None
-            ) -> str:
-    duration = "INF" if span.seconds == 0 else str(span)
+def setup_targets(client: InfluxQL, influx: InfluxConfig) -> list[str]:
+    """Without rollups: the database, and the retention policies [influx] names (kept
+    forever, as the database's default one is); an existing policy is left as it is."""
+    db = influx.database
+    report = [_database(client, db)]
+    named = dict.fromkeys(p for p in (influx.retention_policy,
+                                      influx.daily_retention_policy) if p)
+    if named:
+        policies = {row["name"]: row for row in
+                    client.rows(f"SHOW RETENTION POLICIES ON {quote_ident(db)}")}
+        report += [_policy(client, db, name, None, policies.get(name)) for name in named]
+    return report
+
+
+def _database(client: InfluxQL, db: str) -> str:
+    databases = {row["name"] for row in client.rows("SHOW DATABASES")}
+    if db not in databases:
+        client.run(f"CREATE DATABASE {quote_ident(db)}")
+    return f"{'unchanged' if db in databases else 'created'} database {db}"
+
+
+def _policy(client: InfluxQL, db: str, name: str, span: Span | None,
+            row: dict[str, Any] | None) -> str:
+    """Create or update a retention policy of `span`; None: create it kept forever, or
+    leave it as it is."""
+    duration = "INF" if span is None or span.seconds == 0 else str(span)
     target = f"retention policy {name} (duration {duration})"
     on = f"{quote_ident(name)} ON {quote_ident(db)}"
     if row is None:
         client.run(f"CREATE RETENTION POLICY {on} DURATION {duration} REPLICATION 1")
         return f"created {target}"
+    if span is None:
+        return f"unchanged retention policy {name}"
     if go_seconds(row["duration"]) == span.seconds:
         return f"unchanged {target}"
     client.run(f"ALTER RETENTION POLICY {on} DURATION {duration}")

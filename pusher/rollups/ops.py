@@ -36,10 +36,17 @@ def _api(config: Config) -> Any:
 
 
 def setup(config: Config) -> list[str]:
-    """Create or update everything the rollups need; lines of created/updated/unchanged."""
-    check(config)
+    """Create or update what the config needs: where points go (database or buckets),
+    and with `[rollups]` their retention and the rollups; lines of created/updated/unchanged."""
+    has_rollups = "rollups" in config.raw
+    if has_rollups:
+        check(config)
     client = _client(config)
     try:
+        if not has_rollups:  # the simplest config: only the places points are written to
+            if config.influx.api == "v1":
+                return influxql.setup_targets(client, config.influx)
+            return flux_api.setup_buckets(client, config.influx)
         return _api(config).setup(client, config.influx, config.rollups, _file(config))
     finally:
         client.close()

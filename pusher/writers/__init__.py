@@ -8,6 +8,7 @@ any other answer and Unreachable when no answer came (refused, reset, timed out)
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
 
 from pusher.config import InfluxConfig
@@ -49,6 +50,19 @@ def one_line(text: str, limit: int = ANSWER_LIMIT) -> str:
     """A server's answer as one bounded line (`404 page not found\\n` -> `404 page not found`)."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else f"{flat[:limit]}... ({len(flat)} characters)"
+
+
+SETUP_HINT = "run `pusher setup`"
+# How InfluxDB says the place a point goes is missing: 1.x `database not found: "x"`,
+# 2.x `bucket "x" not found` (seen on 1.6.7 and 2.7.12).
+_MISSING = re.compile(r"database not found|\bbucket \S+ not found|retention policy not found")
+
+
+def with_setup_hint(message: str) -> str:
+    """`message`, and what to do when it says the database, bucket or policy is missing."""
+    if _MISSING.search(message) and SETUP_HINT not in message:
+        return f"{message}: {SETUP_HINT}"
+    return message
 
 
 def cause_name(exc: BaseException) -> str:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pusher.errors import WriteError
-from pusher.writers import ServerAnswer, Unreachable, Writer
+from pusher.writers import ServerAnswer, Unreachable, Writer, with_setup_hint
 
 log = logging.getLogger(__name__)
 # Answers that mean "these lines are wrong" rather than "the server is unwell".
@@ -102,7 +102,8 @@ class Delivery:
                 if answer.status in LINE_ERRORS:
                     return self._refusal(lines, granularity, answer)
                 if answer.status not in RETRIED or attempt >= retries:
-                    raise WriteError(f"InfluxDB at {answer.url} answered {answer}",
+                    raise WriteError(with_setup_hint(f"InfluxDB at {answer.url} answered "
+                                                     f"{answer}"),
                                      status=answer.status,
                                      server_wide=answer.status in SERVER_WIDE) from None
                 delay = self.policy.wait(attempt, answer.retry_after)
