@@ -145,7 +145,7 @@ def _collect_window(run: Run, window: Window, readings: Iterable[object], record
         for reading in readings:
             if type(reading) is not Reading:
                 if isinstance(reading, Note | Skipped | NoData):
-                    _remark(reading, record)
+                    remark(reading, record)
                     continue
                 count += 1
                 _encode_one(run, reading, stamp, record, points)
@@ -244,14 +244,14 @@ def _summed(points: Points, series: str, stamp: str, reading: Reading) -> Readin
     return Reading(reading.measurement, fields, reading.tags, reading.time, reading.granularity)
 
 
-def _remark(remark: Note | Skipped | NoData, record: RunRecord) -> None:
+def remark(said: Note | Skipped | NoData, record: RunRecord) -> None:
     """What a source says among its readings: for the summary, never for InfluxDB."""
-    if isinstance(remark, Skipped):
-        record.skipped_nan += remark.count
-    elif isinstance(remark, NoData):
-        record.no_data[remark.query] = record.no_data.get(remark.query, 0) + 1
-    elif remark.text not in record.notes:  # e.g. "sampled data": said once per run
-        record.notes.append(remark.text)
+    if isinstance(said, Skipped):
+        record.skipped_nan += said.count
+    elif isinstance(said, NoData):
+        record.no_data[said.query] = record.no_data.get(said.query, 0) + 1
+    elif said.text not in record.notes:  # e.g. "sampled data": said once per run
+        record.notes.append(said.text)
 
 
 def _refused(run: Run, reading: object, exc: RefusedReading, record: RunRecord) -> None:
@@ -262,12 +262,16 @@ def _refused(run: Run, reading: object, exc: RefusedReading, record: RunRecord) 
         run.dead_letter.add(run.name, redact(reason), reading=redact(shown))
 
 
+def not_a_reading(item: object) -> RefusedReading:
+    return RefusedReading(f"the source yielded a {type(item).__name__}, not a Reading")
+
+
 def _encode_one(run: Run, reading: object, stamp: int, record: RunRecord, points: Points
                 ) -> None:
     """A reading of a Reading subclass, or something else (refused with the reason)."""
     try:
         if not isinstance(reading, Reading):
-            raise RefusedReading(f"the source yielded a {type(reading).__name__}, not a Reading")
+            raise not_a_reading(reading)
         line = run.encoder.encode(reading, run.granularity, stamp)
         granularity = str(reading.granularity or run.granularity)
     except RefusedReading as exc:

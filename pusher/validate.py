@@ -1,14 +1,18 @@
 """`pusher validate`: the config, every source and InfluxDB, each checked and told in one line.
 
-A source type may carry a `check(options) -> str` attribute that reaches its system (a cheap
-query, a connection) and returns a short description, raising on failure. Types without one
-are loaded and their options checked, and the line says reaching them was not tried.
+A source is proved as collect would use it: its `check(options) -> str` attribute, where it
+has one, reaches its system (a connection, a status endpoint) and returns a short
+description, raising on failure; then each of its probes (pusher.sources.source_probes: one
+per query for prometheus and sql, a one-row report for google-analytics) reads a tiny recent
+window and says what it would write (pusher/probe.py). InfluxDB is checked for where points
+go: the database or buckets exist, and the credentials may write there (and read back).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -16,7 +20,10 @@ import requests
 from pusher.config import Config, InfluxConfig
 from pusher.errors import ConfigError
 from pusher.influx_access import Grant, bucket_grants, check_access, least_privilege
-from pusher.sources import checked_source
+from pusher.lineprotocol import Encoder
+from pusher.probe import probe_window, run_probe
+from pusher.sources import checked_source, source_probes
+from pusher.writers import SETUP_HINT, one_line, with_setup_hint
 
 
 @dataclass
@@ -30,12 +37,12 @@ class Check:
         return f"{'ok  ' if self.ok else 'FAIL'} {self.subject}: {self.message}"
 
 
-def validate(config: Config) -> Iterator[Check]:
-    """One Check for the config, each enabled source, and InfluxDB."""
+def validate(config: Config, now: datetime | None = None) -> Iterator[Check]:
+    """Checks for the config, each enabled source (and each of its probes), and InfluxDB."""
     yield Check("config", True, f"{config.path}: {len(config.sources)} sources")
     for name, spec in config.sources.items():
         if spec.enabled:
-            yield check_source(config, name)
+            yield from check_source(config, name, now or datetime.now(UTC))
         else:
             yield Check(f"source {name}", True, "disabled, not checked")
     yield check_target(config)
@@ -51,21 +58,28 @@ def check_target(config: Config, session: requests.Session | None = None) -> Che
         return Check(subject, False, _reason(exc))
 
 
-def check_source(config: Config, name: str) -> Check:
+def check_source(config: Config, name: str, now: datetime) -> Iterator[Check]:
+    """The source's options, its system reached, then one Check per probe."""
     spec = config.sources[name]
     subject = f"source {name} ({spec.type})"
     file = str(config.path) if config.path else None
     try:
         source, options = checked_source(spec, file)
     except ConfigError as exc:
-        return Check(subject, False, str(exc), config_problem=True)
+        yield Check(subject, False, str(exc), config_problem=True)
+        return
     check = getattr(source, "check", None)
-    if check is None:
-        return Check(subject, True, "options valid; reaching it is not checked for this type")
     try:
-        return Check(subject, True, str(check(dict(options))))
+        yield Check(subject, True, str(check(dict(options))) if check else "options valid")
+        probes = source_probes(source, options)
     except Exception as exc:
-        return Check(subject, False, _reason(exc))
+        yield Check(subject, False, _reason(exc))
+        return  # not reached: each probe would fail the same way
+    window = probe_window(now, spec.granularity)
+    encoder = Encoder(config.influx.precision)
+    for label, read in probes:
+        result = run_probe(label, read, window, encoder)
+        yield Check(f"{subject} {label}".rstrip(), result.ok, result.describe())
 
 
 def check_influx(influx: InfluxConfig, session: requests.Session | None = None,
@@ -93,15 +107,39 @@ def _check_v1(http: requests.Session, base: str, influx: InfluxConfig) -> str:
     body = _json(answer)
     result = body.get("results", [{}])[0]
     if "error" in body or "error" in result:
-        raise RuntimeError(body.get("error") or result["error"])
+        raise RuntimeError(with_setup_hint(str(body.get("error") or result["error"])))
     series = result.get("series") or [{"values": []}]
     policies = {row[0] for row in series[0].get("values", [])}
     wanted = {influx.retention_policy_for(g) for g in ("hourly", "daily")} - {""}
     if missing := sorted(wanted - policies):
         raise RuntimeError(f"database {influx.database!r} has no retention policy "
-                           f"{missing[0]!r} (has {', '.join(sorted(policies))})")
+                           f"{missing[0]!r} (has {', '.join(sorted(policies))}): {SETUP_HINT}")
+    for policy in sorted(wanted) or [""]:
+        _write_nothing(http, base, influx, policy, auth)
     return (f"InfluxDB {version}, database {influx.database!r}, retention policies "
-            f"{', '.join(sorted(wanted)) or 'default'} present")
+            f"{', '.join(sorted(wanted)) or 'default'} present, the credentials may write")
+
+
+def _write_nothing(http: requests.Session, base: str, influx: InfluxConfig, policy: str,
+                   auth: tuple[str, str] | None) -> None:
+    """A write of zero points: 204 when the credentials may write there (1.x checks the
+    permission before it reads the body), 403 when they may not."""
+    params = {"db": influx.database} | ({"rp": policy} if policy else {})
+    answer = http.post(f"{base}/write", params=params, data=b"", auth=auth,
+                       timeout=influx.timeout)
+    if answer.status_code == 204:
+        return
+    where = f"database {influx.database!r}" + (f", retention policy {policy!r}" if policy
+                                               else "")
+    raise RuntimeError(f"the credentials may not write to {where}: HTTP "
+                       f"{answer.status_code}: {_message(answer)}")
+
+
+def _message(answer: requests.Response) -> str:
+    try:
+        return one_line(str(answer.json().get("error", answer.text)))
+    except (ValueError, AttributeError):
+        return one_line(answer.text or answer.reason or "")
 
 
 def _check_v2(http: requests.Session, base: str, influx: InfluxConfig,

@@ -11,6 +11,13 @@ names or None) pairs it writes, for `pusher dashboards render` (pusher/dashboard
 and a `resolve_paths(options, root) -> options` attribute when some of its options are paths
 (they are then relative to the config file's folder, `root`).
 
+`pusher validate` runs a source once on a tiny recent window (the last few minutes) and
+reports what it would write. A source type may say how, with a `probes(options)` attribute
+returning (label, read) pairs: `read(window)` yields what the source would yield for that
+window, for one part of it (prometheus and sql: one pair per query, labelled
+"queries[N] measurement"; google-analytics: a one-row report). Without it, the whole source
+is called once, unlabelled.
+
 A source that can read many windows in one go (prometheus: one range query for a span of
 windows) carries a `read_windows(windows, **options)` attribute returning one iterable of
 readings per window, in order, that asks nothing until it is iterated (so a failure stays
@@ -21,7 +28,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from functools import cache
+from functools import cache, partial
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -143,6 +150,40 @@ def source_options(source: Source, spec: SourceConfig) -> Mapping[str, Any]:
     return spec.options if resolve is None else resolve(dict(spec.options), spec.root)
 
 
+Probe = tuple[str, Callable[[Window], Iterable[object]]]
+
+
+def source_probes(source: Callable[..., Iterable[object]], options: Mapping[str, Any]
+                  ) -> list[Probe]:
+    """What `pusher validate` runs: the type's own `probes(options)`, else the whole source."""
+    declared = getattr(source, "probes", None)
+    if declared is None:
+        return [("", partial(_called_with, source, options))]
+    return list(declared(options))
+
+
+def per_query(source: Callable[..., Iterable[object]], options: Mapping[str, Any],
+              key: str = "queries") -> list[Probe]:
+    """One probe per table of `options[key]`, labelled "queries[N] measurement": the source
+    called with that query alone."""
+    return [(f"{key}[{number}] {spec['measurement']}",
+             partial(_alone, source, {**options, key: [spec]}, f"{key}[0] {spec['measurement']}: "))
+            for number, spec in enumerate(options[key])]
+
+
+def _alone(source: Callable[..., Iterable[object]], options: Mapping[str, Any], prefix: str,
+           window: Window) -> Iterator[object]:
+    try:
+        yield from source(window, **options)
+    except SourceError as exc:  # the source calls its one query queries[0]: the label says
+        raise SourceError(str(exc).removeprefix(prefix)) from exc  # which one it is
+
+
+def _called_with(source: Callable[..., Iterable[object]], options: Mapping[str, Any],
+                 window: Window) -> Iterable[object]:
+    return source(window, **options)
+
+
 def window_readings(source: Source, windows: Sequence[Window],
                     options: Mapping[str, Any]) -> list[Iterable[Reading]]:
     """Each window's readings, in order; nothing is read until a window's are iterated."""
@@ -178,6 +219,6 @@ def describe(type_name: str) -> str:
     return doc.splitlines()[0] if doc else ""
 
 
-__all__ = ["ENTRY_POINT_GROUP", "Reading", "Source", "Window", "available_types",
+__all__ = ["ENTRY_POINT_GROUP", "Probe", "Reading", "Source", "Window", "available_types",
            "check_options", "checked_source", "describe", "load_source", "option_problem",
-           "source_options", "window_readings"]
+           "per_query", "source_options", "source_probes", "window_readings"]

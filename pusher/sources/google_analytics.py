@@ -8,6 +8,7 @@ yielded as `Note`s: they appear in the run summary.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import time
@@ -51,26 +52,38 @@ def google_analytics(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[Reading | Note]:
     """Google Analytics 4 reports (Data API): metrics become fields, other dimensions tags."""
-    service = _service(credentials, endpoint, http)
-    name = property_name(property)
+    yield from _report(window, {
+        "property": property, "metrics": metrics, "dimensions": dimensions,
+        "measurement": measurement, "dimension_filter": dimension_filter,
+        "credentials": credentials, "endpoint": endpoint, "restate_days": restate_days,
+        "page_size": page_size, "timezone": timezone, "http": http, "sleep": sleep})
+
+
+def _report(window: Window, options: Mapping[str, Any], max_pages: int | None = None
+            ) -> Iterator[Reading | Note]:
+    """The readings of the report `options` (google_analytics' arguments) asks for."""
+    service = _service(options["credentials"], options["endpoint"], options["http"])
+    name = property_name(options["property"])
+    dimensions, restate_days = options["dimensions"], options["restate_days"]
     time_dimension = next(d for d in dimensions if d in TIME_DIMENSIONS)
     # GA's dates are in the property's time zone: the option's, else unknown until the
     # answer names it (metadata.timeZone).
-    zone = ZoneInfo(timezone) if timezone else None
-    body = _request_body(metrics, dimensions, dimension_filter, page_size,
-                         requested_dates(window, restate_days, zone))
+    zone = ZoneInfo(options["timezone"]) if options["timezone"] else None
+    body = _request_body(options["metrics"], dimensions, options["dimension_filter"],
+                         options["page_size"], requested_dates(window, restate_days, zone))
     offset, pages = 0, 0
     while True:
         request = service.properties().runReport(property=name, body={**body, "offset": offset})
-        page = execute(request, name, sleep)
+        page = execute(request, name, options["sleep"])
         pages += 1
         page_zone = zone or _response_zone(page)
         dates = requested_dates(window, restate_days, page_zone)
-        yield from _readings(page, measurement, time_dimension, page_zone, dates, window.end)
+        yield from _readings(page, options["measurement"], time_dimension, page_zone, dates,
+                             window.end)
         yield from notes(page)
         received = len(page.get("rows", []))
         offset += received
-        if received == 0 or offset >= int(page.get("rowCount", 0)):
+        if received == 0 or offset >= int(page.get("rowCount", 0)) or pages == max_pages:
             break
     log.debug("%s: %d rows in %d pages", name, offset, pages)
 
@@ -261,14 +274,26 @@ google_analytics.resolve_paths = resolve_paths  # type: ignore[attr-defined]
 
 
 def _check(options: Mapping[str, Any]) -> str:
-    """For `pusher validate`: the credentials load and the Data API client builds (no request)."""
+    """For `pusher validate`: the credentials load and the Data API client builds (no request;
+    the probe asks for a one-row report)."""
     credentials = str(options.get("credentials", "default"))
     _service(credentials, options.get("endpoint"), None)
-    return (f"credentials {credentials!r} loaded, client for {property_name(options['property'])}"
-            " built (the API itself is not called)")
+    return (f"credentials {credentials!r} loaded, client for "
+            f"{property_name(options['property'])} built")
 
 
 google_analytics.check = _check  # type: ignore[attr-defined]
+
+
+def _probes(options: Mapping[str, Any]) -> list[tuple[str, Callable[[Window], Any]]]:
+    """For `pusher validate`: one request for a one-row report of the window's day(s)."""
+    asked = inspect.signature(google_analytics).bind(None, **options)
+    asked.apply_defaults()
+    one_row = {**asked.arguments, "page_size": 1, "restate_days": 0}
+    return [("report", lambda window: _report(window, one_row, max_pages=1))]
+
+
+google_analytics.probes = _probes  # type: ignore[attr-defined]
 
 
 def _measurements(options: Mapping[str, Any]) -> list[tuple[str, list[str]]]:

@@ -20,6 +20,7 @@ import requests
 
 from pusher.errors import SourceError
 from pusher.reading import NoData, Reading, Skipped, Window
+from pusher.sources import per_query
 from pusher.sources.prometheus_api import Client, Series, ServerLimit, StepError
 from pusher.sources.prometheus_spans import Span, plan_spans
 from pusher.values import check_nan_rule, http_url_problem, unknown_key
@@ -260,6 +261,8 @@ def _check(options: Mapping[str, Any]) -> str:
 
 
 prometheus.check = _check  # type: ignore[attr-defined]
+# For `pusher validate`: each query alone, through the query API, on a recent window.
+prometheus.probes = lambda options: per_query(prometheus, options)  # type: ignore[attr-defined]
 
 
 def _measurements(options: Mapping[str, Any]) -> Iterator[tuple[str, list[str]]]:

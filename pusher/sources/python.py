@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pusher.reading import Reading, Window
-from pusher.sources import option_problem
+from pusher.sources import Probe, option_problem, source_probes
 
 # Folders appended to sys.path for config files (named when a module is not found).
 _CONFIG_FOLDERS: list[str] = []
@@ -103,6 +103,15 @@ def _check(options: Mapping[str, Any]) -> str:
 
 
 python_callable.check = _check  # type: ignore[attr-defined]
+
+
+def _probes(options: Mapping[str, Any]) -> list[Probe]:
+    """For `pusher validate`: the callable's own `probes`, else the callable itself."""
+    target, rest = _target(options)
+    return source_probes(target, rest)
+
+
+python_callable.probes = _probes  # type: ignore[attr-defined]
 
 
 def _measurements(options: Mapping[str, Any]) -> Any:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pusher.errors import SourceError
 from pusher.reading import FieldValue, NoData, Reading, Skipped, Window, as_utc, no_value
+from pusher.sources import per_query
 from pusher.sources.aggregate import as_number, summarize
 from pusher.sources.sql_options import DEFAULT_STATS, resolve_paths, validate, with_driver
 
@@ -279,6 +280,9 @@ def _check(options: Mapping[str, Any]) -> str:
 
 
 sql.check = _check  # type: ignore[attr-defined]
+# For `pusher validate`: each query alone, with the real :start/:end, in its read-only
+# transaction that is rolled back (_run_query).
+sql.probes = lambda options: per_query(sql, options)  # type: ignore[attr-defined]
 
 
 def _measurements(options: Mapping[str, Any]) -> Iterator[tuple[str, list[str] | None]]:

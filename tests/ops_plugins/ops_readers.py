@@ -85,3 +85,25 @@ def hostile(window: Window, series: int = 30, hours: int = 6):
 def conflicting(window: Window):
     """A point InfluxDB refuses: a string `count` where `events` has integers."""
     yield Reading("events", {"count": "many"}, {"kind": "conflict"})
+
+
+def parts(window: Window, broken: str = ""):
+    """Two parts, each its own measurement; the part named `broken` fails."""
+    for part in ("alpha", "beta"):
+        yield from part_readings(window, part, broken)
+
+
+def part_readings(window: Window, part: str, broken: str):
+    if part == broken:
+        raise RuntimeError(f"{part} is broken")
+    yield Reading(part, {"v": 1}, {"part": part})
+
+
+def _parts_probes(options):
+    """`pusher validate` tries each part on its own (the probes protocol, docs/plugins.md)."""
+    broken = options.get("broken", "")
+    return [(f"part {part}", lambda window, part=part: part_readings(window, part, broken))
+            for part in ("alpha", "beta")]
+
+
+parts.probes = _parts_probes
