@@ -19,7 +19,7 @@ from pusher.config import SourceConfig
 from pusher.lineprotocol import Encoder
 from pusher.pipeline import Run, RunRecord, collect
 from pusher.reading import Reading, Window, default_windows, windows_between
-from pusher.runs import RunContext, extends, merge
+from pusher.runs import RunContext, extends, merge, said_once, say_refusals
 from pusher.sources import Source, source_options, window_readings
 from pusher.spool import source_file_name
 from pusher.state import read_json, update_json
@@ -90,18 +90,22 @@ def backfill(context: RunContext, spec: SourceConfig, source: Source, since: dat
     opened = iter(window_readings(source, todo, source_options(source, spec)))
     for chunk in chunks(windows, chunk_size):
         key = chunk_key(chunk)
+        if result.record.state_error:
+            break  # the state directory takes no write: the rest waits for a re-run
         if key in done:
             result.skipped += 1
         else:
             readings = list(islice(opened, len(chunk)))
             part = collect_chunk(context, spec, source, chunk, now, readings)
             merge(result.record, part)
+            said_once(spec.name, part)
             if part.errors or part.spooled:
                 result.failed.append(key)
             elif state is not None:
                 state.mark(key)
             result.chunks += 1
         progress(len(chunk))
+    say_refusals(context, result.record)
     return result
 
 

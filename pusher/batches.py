@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pusher.deadletter import DeadLetter, record
 from pusher.errors import WriteError
-from pusher.excerpt import excerpt
+from pusher.excerpt import excerpt, keep_reason
 from pusher.secrets import redact
 from pusher.spool import Spool, SpooledBatch
 from pusher.writers.delivery import Delivery, Outcome
@@ -36,6 +36,7 @@ class SinkCounts:
     spooled: int = 0
     errors: list[str] = field(default_factory=list)
     stuck: dict[str, str] = field(default_factory=dict)  # batch id -> one line about it
+    reasons: list[str] = field(default_factory=list)  # the first distinct refusal reasons
 
 
 @dataclass
@@ -65,6 +66,11 @@ class StuckLimits:
             return False
         return (batch.attempts >= self.max_attempts
                 or now - (batch.first_failure or now) >= self.max_age)
+
+
+def refusals(counts: SinkCounts) -> str:
+    """" (first reasons)" after a refused=N of a replay, or "" when nothing was refused."""
+    return f" ({'; '.join(counts.reasons)})" if counts.refused and counts.reasons else ""
 
 
 def describe(batch: SpooledBatch) -> str:
@@ -120,9 +126,11 @@ class Deliverer:
         # may quote it, is a bounded excerpt.
         self.dead_letter.add_many([record(batch.source, redact(excerpt(reason)), line=line)
                                    for line, reason in refused])
-        if refused:
-            log.warning("InfluxDB refused %d points of %s: %s", len(refused), batch.source,
-                        excerpt(refused[0][1]))
+        for _, reason in refused:
+            keep_reason(counts.reasons, excerpt(reason))
+        if refused:  # a WARNING once per run or replay says the count and first reasons
+            log.info("InfluxDB refused %d points of %s: %s", len(refused), batch.source,
+                     excerpt(refused[0][1]))
         counts.written += outcome.written
         counts.refused += len(refused)
         self.spool.ack(batch)

@@ -19,6 +19,15 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     return text
 
 
+REASONS_KEPT = 3  # distinct reasons a refusal line names; every one is in the dead-letter file
+
+
+def keep_reason(reasons: list[str], reason: str) -> None:
+    """Add `reason` to the first few distinct `reasons` a line about many refusals names."""
+    if len(reasons) < REASONS_KEPT and reason not in reasons:
+        reasons.append(reason)
+
+
 def reading_excerpt(reading: object) -> str:
     """repr() of a reading with each long string shortened, so its names stay visible."""
     measurement = getattr(reading, "measurement", None)

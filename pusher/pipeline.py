@@ -10,13 +10,14 @@ from typing import Any
 
 from pusher.collisions import EXACT_POINTS, Keys, KeySets, PointSet
 from pusher.errors import PusherError, RefusedReading
-from pusher.excerpt import excerpt, reading_excerpt
+from pusher.excerpt import excerpt, keep_reason, reading_excerpt
 from pusher.lineprotocol import Encoder, to_timestamp
 from pusher.reading import NoData, Note, Reading, Skipped, Window
 from pusher.secrets import redact
 from pusher.sinks import Sink
 from pusher.sources import window_readings
-from pusher.spool import DeadLetter
+from pusher.spool import DeadLetter, SpoolFull
+from pusher.state import StateError
 
 log = logging.getLogger(__name__)
 COLLISION = ("collides with an earlier reading of the same series and time (field {fields}): "
@@ -36,6 +37,8 @@ class RunRecord:
     collided: int = 0  # readings on the series, field and time of an earlier one
     skipped_nan: int = 0  # NaN or infinite values a source left out (Skipped)
     no_data: dict[str, int] = field(default_factory=dict)  # query -> windows it had nothing
+    state_error: str = ""  # the state directory took no write (disk full, read-only)
+    reasons: list[str] = field(default_factory=list)  # the first distinct refusal reasons
     duration: float = 0.0
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -114,7 +117,10 @@ def collect(run: Run, windows: Sequence[Window],
         record.windows += 1
     try:
         counts = run.sink.close()
-    except Exception as exc:  # the spool is full, or its disk failed
+    except (StateError, SpoolFull) as exc:  # said once per run by the caller, which stops
+        record.state_error = f"writing: {exc}"
+        record.errors.append(record.state_error)
+    except Exception as exc:
         log.error("%s: writing failed: %s", run.name, exc)
         record.errors.append(f"writing: {exc}")
     else:
@@ -124,6 +130,8 @@ def collect(run: Run, windows: Sequence[Window],
         record.refused += counts.refused
         record.spooled += max(0, counts.spooled - (points.replaced - replaced))
         record.errors.extend(counts.errors)
+        for reason in counts.reasons:
+            keep_reason(record.reasons, reason)
     record.duration = run.clock() - started
     return record
 
@@ -257,7 +265,8 @@ def remark(said: Note | Skipped | NoData, record: RunRecord) -> None:
 def _refused(run: Run, reading: object, exc: RefusedReading, record: RunRecord) -> None:
     record.refused += 1
     shown, reason = reading_excerpt(reading), excerpt(str(exc))
-    log.warning("%s: refused %s: %s", run.name, shown, reason)
+    keep_reason(record.reasons, reason)  # said once per run, with the count
+    log.info("%s: refused %s: %s", run.name, shown, reason)  # each one with -v
     if run.dead_letter is not None:
         run.dead_letter.add(run.name, redact(reason), reading=redact(shown))
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pusher.config import Config, SourceConfig
+from pusher.excerpt import keep_reason
 from pusher.lineprotocol import Encoder
 from pusher.pipeline import Run, RunRecord, collect
 from pusher.reading import Granularity, Window, default_windows, windows_between
@@ -89,6 +90,7 @@ def run_source(context: RunContext, spec: SourceConfig, source: Source, now: dat
     if windows is None or catch_up:
         windows, note = catchup_windows(spec, context.config, now, mark, windows)
     record, mark = collect_windows(context, spec, source, windows, now, mark)
+    say_refusals(context, record)
     if note:
         record.notes.append(note)
     if context.watermarks is not None:
@@ -108,12 +110,15 @@ def collect_windows(context: RunContext, spec: SourceConfig, source: Source,
     # Read together (a batched source asks once for many windows), written one by one.
     opened = window_readings(source, windows, options)
     for window, readings in zip(windows, opened, strict=True):
+        if record.state_error:
+            break  # the rest could not be kept either: the next run collects them again
         run = Run(name=spec.name, source=source, options=options,
                   granularity=spec.granularity.value, encoder=encoder,
                   sink=context.sink_for(spec.name), dead_letter=context.dead_letter,
                   on_collision=spec.on_collision)
         part = collect(run, [window], [readings])
         merge(record, part)
+        said_once(spec.name, part)
         if window.end > now or not advancing:
             continue  # the current window is not complete yet: it moves no watermark
         if part.errors or part.spooled:
@@ -145,6 +150,9 @@ def merge(total: RunRecord, part: RunRecord) -> None:
     total.refused += part.refused
     total.spooled += part.spooled
     total.collided += part.collided
+    total.state_error = total.state_error or part.state_error
+    for reason in part.reasons:
+        keep_reason(total.reasons, reason)
     total.skipped_nan += part.skipped_nan
     for query, windows in part.no_data.items():
         total.no_data[query] = total.no_data.get(query, 0) + windows
@@ -153,14 +161,34 @@ def merge(total: RunRecord, part: RunRecord) -> None:
     total.notes.extend(note for note in part.notes if note not in total.notes)
 
 
+def say_refusals(context: RunContext, record: RunRecord) -> None:
+    """One line for every point of a run that was refused: the count and the first reasons."""
+    if not record.refused:
+        return
+    kept = (f"each is in {context.dead_letter.path} with its reason" if context.dead_letter
+            else "a dry run keeps no dead-letter file")
+    log.warning("%s: %d points refused: %s (%s)", record.source, record.refused,
+                "; ".join(record.reasons) or "see the dead-letter file", kept)
+
+
+def said_once(source: str, part: RunRecord) -> None:
+    """The one line of a run whose state directory took no write; its caller stops."""
+    if part.state_error:
+        log.error("%s: %s; nothing more is written to the state directory in this run",
+                  source, part.state_error)
+
+
 def finish(context: RunContext, spec: SourceConfig, record: RunRecord,
            mark: datetime | None, now: datetime) -> None:
     """Save the watermark and the run in the state directory, and send the pusher_runs point.
 
     A state directory that takes no writes (disk full, read-only) fails the run in one
-    line; its points are in InfluxDB or the spool all the same.
+    line; its points are in InfluxDB or the spool all the same. After a failed write of
+    the run's points, nothing more is tried: each would fail the same way.
     """
     assert context.watermarks is not None and context.history is not None
+    if record.state_error:
+        return
     try:
         if mark is not None:
             context.watermarks.set(spec.name, mark)
@@ -168,6 +196,8 @@ def finish(context: RunContext, spec: SourceConfig, record: RunRecord,
     except StateError as exc:
         log.error("%s: %s", spec.name, exc)
         record.errors.append(str(exc))
+        record.state_error = str(exc)
+        return  # the run's point would go through the same state directory
     log_run(context, spec, record, mark, now)
 
 

@@ -83,16 +83,18 @@ def test_colliding_rows_are_refused_by_name_and_dead_lettered(database, request,
     assert done.returncode == 1, done.stderr
     assert "- orders windows=1 readings=4 written=2 refused=2 collided=2 [partial]" in done.stderr
     assert stored(influxdb1, influx_db) == {"shop": 10, "web": 3}
-    refusals = [line for line in done.stderr.splitlines() if "refused Reading(" in line]
-    assert len(refusals) == 2
-    assert all("collides with an earlier reading of the same series and time (field "
-               "'amount'): add a tag column or aggregate" in line for line in refusals)
-    assert "'amount': 25" in refusals[0] and "'amount': 7" in refusals[1]
+    # One line says how many and why (tests/test_refusal_lines.py); the dead-letter file
+    # names each reading.
+    [refusals] = [line for line in done.stderr.splitlines() if " points refused: " in line]
+    assert refusals.startswith(
+        "pusher: WARNING: orders: 2 points refused: collides with an earlier reading of the "
+        "same series and time (field 'amount'): add a tag column or aggregate (each is in ")
     dead = [json.loads(x) for x in (tmp_path / "state/dead-letter.jsonl").read_text()
             .splitlines()]
     assert [d["reason"].split(" (")[0] for d in dead] == \
         ["collides with an earlier reading of the same series and time"] * 2
     assert "'kind': 'shop'" in dead[0]["reading"]
+    assert "'amount': 25" in dead[0]["reading"] and "'amount': 7" in dead[1]["reading"]
 
 
 @pytest.mark.parametrize(("mode", "shop"), [("last", 7), ("sum", 42)])

@@ -110,3 +110,21 @@ def test_a_read_only_state_directory_is_one_line_and_status_still_works(tmp_path
     shown = pusher("spool", "show", config=config)
     assert shown.returncode == 0 and "waiting: 5 points" in shown.stdout
     assert assert_whole(small_disk) == 5
+
+
+def test_a_full_disk_is_said_once_and_nothing_more_is_written_in_that_run(tmp_path,
+                                                                         small_disk):
+    config = down_config(tmp_path, small_disk)
+    result = pusher("collect", "grid", *SINCE, config=config)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "No space left on device" in line]
+    # One line for the run, not one per window, runs.json and the run's point.
+    [said] = errors
+    assert said.startswith("pusher: ERROR: grid: writing: cannot write "), result.stderr
+    assert said.endswith("nothing more is written to the state directory in this run")
+    [summary] = [line for line in result.stderr.splitlines() if line.startswith("- grid ")]
+    assert "(+1 more errors above)" in summary
+    assert not (small_disk / "runs.json").exists()
+    assert leftovers(small_disk) == []
+    spooled = assert_whole(small_disk)
+    assert f"spooled={spooled}" in summary

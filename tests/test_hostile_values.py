@@ -28,9 +28,10 @@ callable = "hostile_readers:{callable_name}"
 """)
 
 
-def collect(config, *args):
-    return run_pusher("collect", "hostile", "--since", SINCE, "--until", UNTIL, *args,
-                      config=config, env={"PYTHONPATH": PLUGINS})
+def collect(config, *args, verbose=False):
+    """With `verbose` (-v), each refused reading is named on a line of its own."""
+    return run_pusher(*(["-v"] if verbose else []), "collect", "hostile", "--since", SINCE,
+                      "--until", UNTIL, *args, config=config, env={"PYTHONPATH": PLUGINS})
 
 
 def dead_letter(tmp_path):
@@ -40,7 +41,7 @@ def dead_letter(tmp_path):
 
 def test_one_lone_surrogate_among_20000_is_refused_by_name(tmp_path, influxdb1, influx_db):
     config = hostile_config(tmp_path, influxdb1.url, influx_db, "one_surrogate")
-    done = collect(config)
+    done = collect(config, verbose=True)
     assert done.returncode == 1, done.stderr
     assert "readings=20000 written=19999 refused=1 [partial]" in done.stderr
     assert "Traceback" not in done.stderr
@@ -62,7 +63,7 @@ def test_a_dry_run_prints_the_19999_others(tmp_path):
 
 def test_a_refused_1mb_string_is_shown_as_a_bounded_excerpt(tmp_path, influxdb1, influx_db):
     config = hostile_config(tmp_path, influxdb1.url, influx_db, "huge_string")
-    done = collect(config)
+    done = collect(config, verbose=True)
     assert done.returncode == 1
     assert "readings=2 written=1 refused=1" in done.stderr
     assert len(done.stderr) < 4000  # not the megabyte

@@ -68,9 +68,12 @@ def collect(state: State, names: Sequence[str], all_sources: bool, dry_run: bool
 
 def report_replay(replay: SinkCounts) -> None:
     """The spool replay's line, and one line per batch that is stuck."""
+    from pusher.batches import refusals
+    from pusher.secrets import redact
+
     if replay.written or replay.refused or replay.errors:
-        click.echo(f"- spool replayed written={replay.written} refused={replay.refused} "
-                   f"left={replay.spooled}", err=True)
+        click.echo(redact(f"- spool replayed written={replay.written} refused="
+                          f"{replay.refused} left={replay.spooled}{refusals(replay)}"), err=True)
     for line in replay.stuck.values():
         click.echo(f"- spool: {line}", err=True)
 

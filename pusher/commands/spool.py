@@ -72,6 +72,7 @@ def spool_show(state: State, as_json: bool = False) -> None:
 @handles_errors
 def spool_flush(state: State) -> None:
     """Send what the spool holds now; exit 1 if some is left."""
+    from pusher.batches import refusals
     from pusher.jobs import Outputs
 
     config = state.config()
@@ -82,8 +83,8 @@ def spool_flush(state: State) -> None:
         outputs.close()
     assert outputs.spool is not None
     left = outputs.spool.count_lines()
-    click.echo(f"- spool flushed written={counts.written} refused={counts.refused} "
-               f"left={left}", err=True)
+    click.echo(config.redact(f"- spool flushed written={counts.written} refused="
+                             f"{counts.refused} left={left}{refusals(counts)}"), err=True)
     for line in counts.stuck.values():
         click.echo(config.redact(f"- spool: {line}"), err=True)
     sys.exit(EXIT_OK if not left and not counts.errors else EXIT_FAILED)

@@ -107,3 +107,10 @@ def _parts_probes(options):
 
 
 parts.probes = _parts_probes
+
+
+def unstorable(window: Window, count: int = 3):
+    """`count` readings per window that cannot be points, for four different reasons."""
+    bad = [float("nan"), float("inf"), 2**64, float("-inf")]
+    for n in range(count):
+        yield Reading("bad", {"v": bad[n % len(bad)]}, {"n": str(n)})
