@@ -124,6 +124,8 @@ COMMANDS = {
                    "Grafana dashboards and alert rules (Flux), built from code."),
     "health": ("pusher.commands.deploy:health", "Exit 0 when `pusher run` touched its "
                "heartbeat recently (for container healthchecks)."),
+    "init": ("pusher.commands.basics:init", "Write a commented starter pusher.toml for TYPES "
+             "(default: python) and the target."),
     "k8s": ("pusher.commands.deploy:k8s", "Kubernetes manifests generated from the config."),
     "rollups": ("pusher.commands.rollups:rollups",
                 "Daily points computed inside InfluxDB from the hourly ones."),

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from pusher.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, State, fail, handles_errors
+from pusher.starter import STARTER_TYPES
 
 if TYPE_CHECKING:
     from pusher.batches import SinkCounts
@@ -120,3 +121,48 @@ def show_config(state: State, as_json: bool) -> None:
 
     config = state.config()
     click.echo(to_json(config) if as_json else to_toml(config), nl=as_json)
+
+
+@click.command()
+@click.argument("types", nargs=-1, type=click.Choice(STARTER_TYPES))
+@click.option("--influx-url", default="http://127.0.0.1:8086", show_default=True,
+              help="Where InfluxDB answers.")
+@click.option("--api", type=click.Choice(["v1", "v2"]), default="v2", show_default=True,
+              help="InfluxDB 1.x (database) or 2.x (org, bucket, token).")
+@click.option("--database", default="pusher", show_default=True,
+              help="The database (1.x) or bucket (2.x) points go to.")
+@click.option("--force", is_flag=True, help="Overwrite files that exist.")
+@click.pass_obj
+@handles_errors
+def init(state: State, types: Sequence[str], influx_url: str, api: str, database: str,
+         force: bool) -> None:
+    """Write a commented starter pusher.toml for TYPES (default: python) and the target.
+
+    It goes where --config, $PUSHER_CONFIG or ./pusher.toml say; a python source's module
+    (my_metrics.py) is written beside it. Existing files are kept unless --force.
+    """
+    from pusher.config import find_config_path
+    from pusher.starter import PYTHON_MODULE, PYTHON_SOURCE, starter_config
+    from pusher.values import http_url_problem
+
+    if problem := http_url_problem(influx_url):
+        fail(f"--influx-url: {problem}", EXIT_USAGE)
+    if not database.strip() or '"' in database or "\\" in database:
+        fail("--database: must be a name without quotes or backslashes", EXIT_USAGE)
+    types = types or ("python",)
+    path = find_config_path(state.config_path, os.environ)
+    files = {path: starter_config(types, influx_url, api, database)}
+    if "python" in types:
+        files[path.parent / PYTHON_MODULE] = PYTHON_SOURCE
+    if not force and (existing := [p for p in files if p.exists()]):
+        fail(f"{existing[0]} exists: nothing written (--force overwrites it)", EXIT_USAGE)
+    for file, text in files.items():
+        try:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_text(text)
+        except OSError as exc:
+            fail(f"cannot write {file}: {exc.strerror or exc}", EXIT_FAILED)
+        click.echo(f"wrote {file}")
+    setup = "database" if api == "v1" else "bucket (with INFLUX_ORG and INFLUX_TOKEN set)"
+    click.echo(f"next: `pusher setup` creates the {setup}, `pusher validate` checks every "
+               "source, `pusher collect --all` collects")

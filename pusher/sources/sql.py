@@ -94,7 +94,10 @@ def _read_only(url: str) -> tuple[URL, dict[str, Any]]:
     elif backend == "postgresql":
         options["execution_options"] = {"postgresql_readonly": True}
         if parsed.get_driver_name() in ("psycopg2", "psycopg"):
-            options["connect_args"] = {"options": "-c timezone=UTC"}
+            # Added to the URL's own `options` (search_path, ...): connect_args replace them.
+            given = parsed.query.get("options", "")
+            given = given if isinstance(given, str) else " ".join(given)
+            options["connect_args"] = {"options": f"{given} -c timezone=UTC".strip()}
     return parsed, options
 
 
