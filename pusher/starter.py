@@ -48,7 +48,7 @@ _SOURCES = {
 # A Python function beside this file ({module}): it yields readings for a window.
 [sources.disk]
 type = "python"
-callable = "my_metrics:disk_usage"
+callable = "my_metrics:measure"
 granularity = "hourly"  # or "daily": the tag every point carries
 path = "."              # every other key is passed to the function
 """,
@@ -92,7 +92,7 @@ import shutil
 from pusher import Reading, Window
 
 
-def disk_usage(window: Window, path: str = "."):
+def measure(window: Window, path: str = "."):
     """Bytes used and free on the disk that holds `path`, read when the window is collected."""
     usage = shutil.disk_usage(path)
     yield Reading("disk", {"used_bytes": usage.used, "free_bytes": usage.free}, {"path": path})

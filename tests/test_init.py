@@ -77,7 +77,7 @@ def test_init_never_overwrites_without_force(tmp_path):
     assert not (tmp_path / "pusher.toml").exists()
     assert (tmp_path / "my_metrics.py").read_text() == "# mine\n"
     assert_ok(in_folder(tmp_path, "init", "--force"))
-    assert "def disk_usage" in (tmp_path / "my_metrics.py").read_text()
+    assert "def measure" in (tmp_path / "my_metrics.py").read_text()
     (tmp_path / "pusher.toml").write_text("# mine\n")
     assert in_folder(tmp_path, "init", "sql").returncode == 2
     assert (tmp_path / "pusher.toml").read_text() == "# mine\n"
