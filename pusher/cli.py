@@ -139,8 +139,8 @@ COMMANDS = {
               "InfluxDB refused; flush, retry or move batches aside."),
     "status": ("pusher.commands.operations:status", "Each source's schedule, last run, "
                "points, next run, lag and spool (from the state dir)."),
-    "validate": ("pusher.commands.operations:validate", "Check the config, reach every "
-                 "source and InfluxDB; exit non-zero if anything fails."),
+    "validate": ("pusher.commands.operations:validate", "Run each query once and check "
+                 "InfluxDB: what collect would do; exit 1 on a failure."),
 }
 
 

@@ -74,7 +74,7 @@ def test_the_readme_signups_source_runs_as_written():
     [snippet] = re.findall(r"### Writing a source.*?```python\n(.*?)```", section(), re.DOTALL)
     counted = []
     namespace = {"count_rows": lambda *args: counted.append(args) or 7}
-    exec(compile(snippet, "README.md", "exec"), namespace)  # noqa: S102 (our own README)
+    exec(compile(snippet, "README.md", "exec"), namespace)
     window = Window.containing(datetime(2026, 11, 27, 10, tzinfo=UTC), Granularity.HOURLY)
     [reading] = namespace["signups"](window)
     assert reading == Reading("signups", {"count": 7}, {"table": "users"})

@@ -129,7 +129,12 @@ def status(state: State, from_influx: bool) -> None:
 @click.pass_obj
 @handles_errors
 def validate(state: State) -> None:
-    """Check the config, reach every source and InfluxDB; exit non-zero if anything fails."""
+    """Run each query once and check InfluxDB: what collect would do; exit 1 on a failure.
+
+    Each query reads the last 5 minutes; one line per check: ok with the rows and the
+    measurement, fields and tags it would write, or FAIL with the reason. Exit 2 for a
+    config problem. Nothing is written.
+    """
     from pusher.validate import validate as run_checks
 
     config = state.config()
