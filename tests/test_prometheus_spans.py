@@ -87,15 +87,25 @@ def test_samples_are_placed_at_their_windows_or_the_answer_is_refused_whole():
     windows = list(windows_between(datetime(2024, 1, 1, tzinfo=UTC),
                                    datetime(2024, 1, 1, 3, tzinfo=UTC), Granularity.HOURLY))
     [span] = plan_spans(windows, LATER)
-    query = Query.parse(0, {"query": "x", "measurement": "m", "tags": {"env": "t"}})
+    spec = {"query": "x", "measurement": "m", "tags": {"env": "t"}}
     ends = [w.end.timestamp() for w in windows]
-    answer = QueryAnswer([], [], [], {})
-    answer.series, answer.values = [[] for _ in windows], [[] for _ in windows]
-    answer._bucket(query, [({"__name__": "x", "a": "1"}, [[ends[0], "1.5"], [ends[2], "NaN"]]),
-                           ({"a": "2"}, [[ends[2], "+Inf"]])], span, 0)
-    assert answer.series == [[0], [], [0, 1]]
+    samples = [({"__name__": "x", "a": "1"}, [[ends[0], "1.5"], [ends[2], "NaN"]]),
+               ({"a": "2"}, [[ends[2], "+Inf"]])]
+
+    def placed(query):
+        answer = QueryAnswer([[] for _ in windows], [[] for _ in windows], [], {})
+        answer._bucket(query, samples, span, 0)
+        return answer
+
+    # By default NaN and infinities are no value: left out, counted for their window.
+    skipping = placed(Query.parse(0, spec))
+    assert skipping.series == [[0], [], []] and skipping.skipped == {2: 2}
+    # nan = "refuse" keeps them, for the encoder to refuse by name.
+    answer = placed(Query.parse(0, spec, skip_nan=False))
+    assert answer.series == [[0], [], [0, 1]] and answer.skipped == {}
     assert answer.values[0] == [1.5] and answer.values[2][1] == float("inf")
     assert answer.tags == [{"env": "t", "metric": "x", "a": "1"}, {"env": "t", "a": "2"}]
+    query = Query.parse(0, spec)
     for bad, reason in (([[ends[2] + 3600, "1"]], "not one of the steps asked for"),
                         ([[ends[0], "1"], [ends[1], "many"]], "'many', not a number")):
         broken = QueryAnswer([[] for _ in windows], [[] for _ in windows], [], {})

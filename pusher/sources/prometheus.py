@@ -12,7 +12,7 @@ import inspect
 import logging
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -123,10 +123,10 @@ class SpanAnswers:
                              for query in self.queries]
         failures, skipped = [], 0
         for query, answer in zip(self.queries, self._answers, strict=True):
-            measurement, field = query.measurement, query.field
+            measurement, field_name = query.measurement, query.field
             tags = answer.tags
             for number, value in zip(answer.series[step], answer.values[step], strict=True):
-                yield Reading(measurement, {field: value}, tags[number])
+                yield Reading(measurement, {field_name: value}, tags[number])
             skipped += answer.skipped.get(step, 0)
             if step in answer.errors:
                 failures.append(f"{query}: {answer.errors[step]}")
@@ -150,12 +150,13 @@ class QueryAnswer:
     values: list[array[float]]
     tags: list[dict[str, str]]  # per series of the answer(s)
     errors: dict[int, SourceError]  # window number -> why the query failed for it
-    skipped: dict[int, int]  # window number -> NaN or infinite samples left out
+    # window number -> NaN or infinite samples left out
+    skipped: dict[int, int] = field(default_factory=dict)
 
     @classmethod
     def ask(cls, client: Client, query: Query, span: Span) -> QueryAnswer:
         answer = cls([array("I") for _ in span.windows], [array("d") for _ in span.windows],
-                     [], {}, {})
+                     [], {})
         answer.fill(client, query, span, 0)
         return answer
 
