@@ -115,25 +115,31 @@ def collect(run: Run, windows: Sequence[Window],
             log.debug("%s: the source raised", run.name, exc_info=not ours)
             record.errors.append(message)
         record.windows += 1
+    _close_sink(run, record, points)
+    record.duration = run.clock() - started
+    return record
+
+
+def _close_sink(run: Run, record: RunRecord, points: Points) -> None:
+    """Write what the sink holds and count it; a failure is the run's error, not a raise."""
     try:
         counts = run.sink.close()
     except (StateError, SpoolFull) as exc:  # said once per run by the caller, which stops
         record.state_error = f"writing: {exc}"
         record.errors.append(record.state_error)
+        return
     except Exception as exc:
         log.error("%s: writing failed: %s", run.name, exc)
         record.errors.append(f"writing: {exc}")
-    else:
-        # A line that replaced an earlier one of this run (last wins, summed) added no point.
-        replaced = min(points.replaced, counts.written)
-        record.written += counts.written - replaced
-        record.refused += counts.refused
-        record.spooled += max(0, counts.spooled - (points.replaced - replaced))
-        record.errors.extend(counts.errors)
-        for reason in counts.reasons:
-            keep_reason(record.reasons, reason)
-    record.duration = run.clock() - started
-    return record
+        return
+    # A line that replaced an earlier one of this run (last wins, summed) added no point.
+    replaced = min(points.replaced, counts.written)
+    record.written += counts.written - replaced
+    record.refused += counts.refused
+    record.spooled += max(0, counts.spooled - (points.replaced - replaced))
+    record.errors.extend(counts.errors)
+    for reason in counts.reasons:
+        keep_reason(record.reasons, reason)
 
 
 def _collect_window(run: Run, window: Window, readings: Iterable[object], record: RunRecord,
