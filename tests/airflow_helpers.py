@@ -55,14 +55,14 @@ class Airflow:
         }
         self.outputs: list[str] = []  # everything the CLI printed (task logs of `dags test`)
 
-    def run(self, *args: str, timeout: float = 240, env: dict[str, str] | None = None
+    def run(self, *args: str, timeout: float = 600, env: dict[str, str] | None = None
             ) -> subprocess.CompletedProcess[str]:
         done = subprocess.run([str(self.venv / "bin" / "airflow"), *args], capture_output=True,
                               text=True, env=env or self.env, timeout=timeout, check=False)
         self.outputs.append(done.stdout + done.stderr)
         return done
 
-    def ok(self, *args: str, timeout: float = 240) -> str:
+    def ok(self, *args: str, timeout: float = 600) -> str:
         done = self.run(*args, timeout=timeout)
         assert done.returncode == 0, (args, done.stdout[-3000:], done.stderr[-3000:])
         return done.stdout
@@ -105,7 +105,7 @@ class Airflow:
     def _wait_healthy(self, procs: list[tuple[subprocess.Popen[bytes], Any]], part: str
                       ) -> None:
         url = f"http://127.0.0.1:{self.port}/api/v2/monitor/health"
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             for proc, log in procs:
                 if proc.poll() is not None:
