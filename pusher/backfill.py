@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from pusher.config import SourceConfig
+from pusher.deadline import Deadline
 from pusher.lineprotocol import Encoder
 from pusher.pipeline import Run, RunRecord, collect
 from pusher.reading import Reading, Window, default_windows, windows_between
-from pusher.runs import RunContext, extends, merge, said_once, say_refusals
+from pusher.runs import RunContext, extends, merge, run_timeout, said_once, say_refusals
 from pusher.sources import Source, source_options, window_readings
 from pusher.spool import source_file_name
 from pusher.state import read_json, update_json
@@ -76,7 +77,9 @@ def backfill(context: RunContext, spec: SourceConfig, source: Source, since: dat
              ) -> BackfillResult:
     """Collect every window in [since, until) chunk by chunk; state=None for a dry run.
 
-    The watermark moves only if the backfilled windows continue it without a gap.
+    The watermark moves only if the backfilled windows continue it without a gap. Each chunk
+    has the source's run timeout; the first chunk that timed out ends the backfill (the
+    chunks after it would only wait again): re-running resumes there.
     """
     windows = list(windows_between(since, until, spec.granularity, context.config.timezone))
     # Windows not over yet would be incomplete: a backfill is for the past.
@@ -92,13 +95,18 @@ def backfill(context: RunContext, spec: SourceConfig, source: Source, since: dat
         key = chunk_key(chunk)
         if result.record.state_error:
             break  # the state directory takes no write: the rest waits for a re-run
-        if key in done:
+        if result.record.timed_out:
+            result.failed.append(key)
+        elif key in done:
             result.skipped += 1
         else:
             readings = list(islice(opened, len(chunk)))
             part = collect_chunk(context, spec, source, chunk, now, readings)
             merge(result.record, part)
             said_once(spec.name, part)
+            if part.timed_out:
+                result.record.errors.insert(0, f"{part.errors[0]} (chunk {key}): the chunks "
+                                            "after it were not begun; re-run to resume")
             if part.errors or part.spooled:
                 result.failed.append(key)
             elif state is not None:
@@ -117,7 +125,8 @@ def collect_chunk(context: RunContext, spec: SourceConfig, source: Source,
               granularity=spec.granularity.value,
               encoder=Encoder(context.config.influx.precision),
               sink=context.sink_for(spec.name), dead_letter=context.dead_letter,
-              on_collision=spec.on_collision)
+              on_collision=spec.on_collision,
+              deadline=Deadline(run_timeout(context, spec, now)))
     record = collect(run, chunk, readings)
     if context.watermarks is not None and not (record.errors or record.spooled):
         mark = context.watermarks.get(spec.name)

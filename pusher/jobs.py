@@ -108,14 +108,17 @@ def run_context(config: Config, outputs: Outputs) -> RunContext:
 
 def run_sources(config: Config, names: Sequence[str], outputs: Outputs,
                 since: datetime | None = None, until: datetime | None = None,
-                now: datetime | None = None, catch_up: bool = False) -> list[RunRecord]:
+                now: datetime | None = None, catch_up: bool = False,
+                timeout: float | None = None) -> list[RunRecord]:
     """Collect each named source (catching up after downtime); one failure stays local.
 
     Explicit bounds collect just their windows, unless `catch_up` adds the missed ones.
+    `timeout`: seconds each source may take (default: its own run timeout).
     """
     sources = prepare_sources(config, names)
     now = now or datetime.now(UTC)
     context = run_context(config, outputs)
+    context.timeout = timeout
     records = []
     for name, source in sources.items():
         spec = config.sources[name]

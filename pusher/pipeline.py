@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pusher.collisions import EXACT_POINTS, Keys, KeySets, PointSet
+from pusher.deadline import Deadline, TimedOut, within
 from pusher.errors import PusherError, RefusedReading
 from pusher.excerpt import excerpt, keep_reason, reading_excerpt
 from pusher.lineprotocol import Encoder, to_timestamp
@@ -42,6 +43,7 @@ class RunRecord:
     duration: float = 0.0
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    timed_out: bool = False  # a window failed for lack of time (a query's or the run's)
 
     @property
     def status(self) -> str:
@@ -89,6 +91,7 @@ class Run:
     dead_letter: DeadLetter | None = None
     clock: Callable[[], float] = time.monotonic
     on_collision: str = "refuse"  # refuse | last | sum: see pusher/collisions.py
+    deadline: Deadline | None = None  # the source's time in this run (pusher/deadline.py)
 
 
 def collect(run: Run, windows: Sequence[Window],
@@ -103,18 +106,8 @@ def collect(run: Run, windows: Sequence[Window],
     if readings is None:
         readings = window_readings(run.source, windows, run.options)
     points = Points(run.on_collision)
-    for window, its_readings in zip(windows, readings, strict=True):
-        try:
-            _collect_window(run, window, its_readings, record, points)
-        except Exception as exc:  # a source's failure, ours or a plugin's, is reported
-            ours = isinstance(exc, PusherError)  # ours say what failed; others get a trace
-            message = f"{window}: {exc}" if ours else f"{window}: {type(exc).__name__}: {exc}"
-            message = excerpt(message)  # bounded and encodable, wherever it is written
-            # One line per failed window; a plugin's traceback only with -vv.
-            log.error("%s failed: %s", run.name, message)
-            log.debug("%s: the source raised", run.name, exc_info=not ours)
-            record.errors.append(message)
-        record.windows += 1
+    with within(run.deadline):
+        _collect_windows(run, windows, readings, record, points)
     _close_sink(run, record, points)
     record.duration = run.clock() - started
     return record
@@ -140,6 +133,29 @@ def _close_sink(run: Run, record: RunRecord, points: Points) -> None:
     record.errors.extend(counts.errors)
     for reason in counts.reasons:
         keep_reason(record.reasons, reason)
+
+
+def _collect_windows(run: Run, windows: Sequence[Window], readings: Sequence[Iterable[Reading]],
+                     record: RunRecord, points: Points) -> None:
+    """Each window in turn; once the run's time is up, the windows left are not begun."""
+    for window, its_readings in zip(windows, readings, strict=True):
+        if run.deadline is not None and run.deadline.expired():
+            record.errors.append(excerpt(f"{window}: {run.deadline.error()}"))
+            record.timed_out = True
+            record.windows += 1  # failed, like a window whose source ran out of time
+            return
+        try:
+            _collect_window(run, window, its_readings, record, points)
+        except Exception as exc:  # a source's failure, ours or a plugin's, is reported
+            ours = isinstance(exc, PusherError)  # ours say what failed; others get a trace
+            message = f"{window}: {exc}" if ours else f"{window}: {type(exc).__name__}: {exc}"
+            message = excerpt(message)  # bounded and encodable, wherever it is written
+            # One line per failed window; a plugin's traceback only with -vv.
+            log.error("%s failed: %s", run.name, message)
+            log.debug("%s: the source raised", run.name, exc_info=not ours)
+            record.errors.append(message)
+            record.timed_out = record.timed_out or isinstance(exc, TimedOut)
+        record.windows += 1
 
 
 def _collect_window(run: Run, window: Window, readings: Iterable[object], record: RunRecord,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pusher.config import Config, SourceConfig
+from pusher.deadline import Deadline, seconds_text
 from pusher.excerpt import keep_reason
 from pusher.lineprotocol import Encoder
 from pusher.pipeline import Run, RunRecord, collect
@@ -41,6 +42,15 @@ class RunContext:
     watermarks: Watermarks | None  # None: a dry run, which changes no state
     history: History | None
     remote_watermark: WatermarkLookup | None = None
+    timeout: float | None = None  # seconds for each source's run: --timeout, else its own
+
+
+def run_timeout(context: RunContext, spec: SourceConfig, now: datetime) -> float:
+    """Seconds one run of `spec` may take: --timeout, else the rule `pusher run` uses."""
+    if context.timeout is not None:
+        return context.timeout
+    schedule = parse_schedule(spec.schedule, spec.granularity)
+    return schedule.run_timeout(spec.timeout, context.config.timezone, now)
 
 
 def catchup_windows(spec: SourceConfig, config: Config, now: datetime,
@@ -85,11 +95,15 @@ def run_source(context: RunContext, spec: SourceConfig, source: Source, now: dat
 
     With `catch_up`, explicit windows are preceded by those missed since the watermark.
     """
+    deadline = Deadline(run_timeout(context, spec, now))
     mark = watermark_of(context, spec)
     note = None
+    resumes = windows is None or catch_up  # the next run takes up what this one leaves
     if windows is None or catch_up:
         windows, note = catchup_windows(spec, context.config, now, mark, windows)
-    record, mark = collect_windows(context, spec, source, windows, now, mark)
+    record, mark = collect_windows(context, spec, source, windows, now, mark, deadline)
+    if record.timed_out:
+        record.errors.insert(0, stopped_early(spec, windows, record, deadline, resumes))
     say_refusals(context, record)
     if note:
         record.notes.append(note)
@@ -99,9 +113,13 @@ def run_source(context: RunContext, spec: SourceConfig, source: Source, now: dat
 
 
 def collect_windows(context: RunContext, spec: SourceConfig, source: Source,
-                    windows: Sequence[Window], now: datetime, mark: datetime | None
-                    ) -> tuple[RunRecord, datetime | None]:
-    """Collect window by window; returns the run record and the watermark after it."""
+                    windows: Sequence[Window], now: datetime, mark: datetime | None,
+                    deadline: Deadline | None = None) -> tuple[RunRecord, datetime | None]:
+    """Collect window by window; returns the run record and the watermark after it.
+
+    Stops at the first window that timed out (a query's time or the run's): the windows
+    after it would only wait again.
+    """
     record = RunRecord(spec.name)
     encoder = Encoder(context.config.influx.precision)
     floor = default_windows(now, spec.granularity, context.config.timezone)[0].start
@@ -115,10 +133,12 @@ def collect_windows(context: RunContext, spec: SourceConfig, source: Source,
         run = Run(name=spec.name, source=source, options=options,
                   granularity=spec.granularity.value, encoder=encoder,
                   sink=context.sink_for(spec.name), dead_letter=context.dead_letter,
-                  on_collision=spec.on_collision)
+                  on_collision=spec.on_collision, deadline=deadline)
         part = collect(run, [window], [readings])
         merge(record, part)
         said_once(spec.name, part)
+        if part.timed_out:
+            break
         if window.end > now or not advancing:
             continue  # the current window is not complete yet: it moves no watermark
         if part.errors or part.spooled:
@@ -132,6 +152,22 @@ def collect_windows(context: RunContext, spec: SourceConfig, source: Source,
                 except StateError as exc:  # said once, by finish()
                     log.debug("%s: %s", spec.name, exc)
     return record, mark
+
+
+def stopped_early(spec: SourceConfig, windows: Sequence[Window], record: RunRecord,
+                  deadline: Deadline, resumes: bool) -> str:
+    """The run's first error when a window timed out: how far it got, what comes next."""
+    if deadline.expired():
+        why = f"timed out after {seconds_text(deadline.seconds or 0)}s (the source's timeout)"
+    else:
+        why = "a query timed out"
+    # The loop stopped at the window that timed out: the last one counted.
+    failed = record.windows - 1
+    said = f"{why}: stopped at window {failed + 1} of {len(windows)}"
+    if resumes:
+        return f"{said}; the next run resumes from the watermark"
+    return (f"{said}; collect the rest with `pusher backfill {spec.name} --since "
+            f"{windows[failed].start.isoformat()} --until {windows[-1].end.isoformat()}`")
 
 
 def extends(mark: datetime | None, window: Window, floor: datetime) -> bool:
@@ -159,6 +195,7 @@ def merge(total: RunRecord, part: RunRecord) -> None:
     total.duration += part.duration
     total.errors.extend(part.errors)
     total.notes.extend(note for note in part.notes if note not in total.notes)
+    total.timed_out = total.timed_out or part.timed_out
 
 
 def say_refusals(context: RunContext, record: RunRecord) -> None:

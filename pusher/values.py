@@ -52,6 +52,15 @@ def number_problem(value: float, least: float | None) -> str | None:
     return None
 
 
+def check_seconds(key: str, value: object) -> None:
+    """A source option in seconds (`query_timeout`): ValueError("key: problem") unless it is
+    a finite number above zero."""
+    if type(value) not in (int, float):
+        raise ValueError(f"{key}: must be a number of seconds, not {value!r}")
+    if problem := number_problem(value, None):  # type: ignore[arg-type]
+        raise ValueError(f"{key}: {problem}")
+
+
 def check_http_url(url: object, file: str, key: str) -> None:
     if problem := http_url_problem(url):
         raise ConfigError(problem, file=file, key=key)

@@ -127,3 +127,83 @@ def fault_proxy(upstream: str) -> Iterator[FaultProxy]:
     finally:
         proxy.server.shutdown()
         proxy.server.server_close()
+
+
+class StallingServer:
+    """A real TCP server on loopback that never answers in time.
+
+    `mode` "silent": accepts, reads the request, and never answers. "trickle": answers a
+    status line and then an endless header one byte every `interval` seconds, so every
+    socket read of the client gets a byte well within any read timeout. Each connection
+    ends when the client goes away (counted in `gone`), or after `limit` seconds.
+    """
+
+    def __init__(self, mode: str, interval: float = 1.0, limit: float = 120.0):
+        assert mode in ("silent", "trickle")
+        self.mode, self.interval, self.limit = mode, interval, limit
+        self.accepted = 0
+        self.gone = 0  # connections the client closed or shut down while stalled
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.2)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+
+    def serve(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self.lock:
+                self.accepted += 1
+            threading.Thread(target=self._stall, args=(connection,), daemon=True).start()
+
+    def _stall(self, connection: socket.socket) -> None:
+        started = time.monotonic()
+        connection.settimeout(self.interval)
+        with connection:
+            if self.mode == "trickle":
+                with suppress(OSError):
+                    connection.sendall(b"HTTP/1.1 200 OK\r\nX-Trickle: ")
+            while not self.stopping.is_set() and time.monotonic() - started < self.limit:
+                try:
+                    if self.mode == "trickle":
+                        connection.sendall(b"a")
+                        # A closed client shows as an empty read (the wait is the trickle's pace).
+                        if self._closed(connection):
+                            break
+                    elif self._closed(connection):
+                        break
+                except OSError:
+                    break
+            else:
+                return
+            with self.lock:
+                self.gone += 1
+
+    @staticmethod
+    def _closed(connection: socket.socket) -> bool:
+        try:
+            return connection.recv(65536) == b""
+        except TimeoutError:
+            return False
+
+
+@contextmanager
+def stalling_server(mode: str, interval: float = 1.0, limit: float = 120.0
+                    ) -> Iterator[StallingServer]:
+    server = StallingServer(mode, interval, limit)
+    thread = threading.Thread(target=server.serve, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.stopping.set()
+        server.listener.close()
+        thread.join()

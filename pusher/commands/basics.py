@@ -25,10 +25,13 @@ if TYPE_CHECKING:
 @click.option("--until", metavar="TIME", help="End (exclusive), default now.")
 @click.option("--catch-up", is_flag=True,
               help="With --since: also the windows missed since the watermark.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Seconds each source may take (default: its own timeout).")
 @click.pass_obj
 @handles_errors
 def collect(state: State, names: Sequence[str], all_sources: bool, dry_run: bool,
-            since: str | None, until: str | None, catch_up: bool) -> None:
+            since: str | None, until: str | None, catch_up: bool,
+            timeout: float | None) -> None:
     """Collect sources for their windows (default: the previous and the current one)."""
     from pusher.jobs import Outputs, run_sources
     from pusher.timespec import parse_moment
@@ -51,7 +54,7 @@ def collect(state: State, names: Sequence[str], all_sources: bool, dry_run: bool
     try:
         replay = outputs.flush()
         report_replay(replay)
-        records = run_sources(config, names, outputs, start, end, now, catch_up)
+        records = run_sources(config, names, outputs, start, end, now, catch_up, timeout)
         health = outputs.health
         if health.isolating and health.acked and not health.down:
             # Stuck batches are split once InfluxDB showed it is well: this run's acks.

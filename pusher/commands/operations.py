@@ -40,10 +40,12 @@ def run(state: State, names: Sequence[str]) -> None:
               help="Windows per chunk (the unit of progress and of resuming).")
 @click.option("--force", is_flag=True, help="Collect chunks already done again.")
 @click.option("--dry-run", is_flag=True, help="Print line protocol on stdout; write nothing.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Seconds each chunk may take (default: the source's timeout).")
 @click.pass_obj
 @handles_errors
 def backfill(state: State, name: str, since: str, until: str | None, chunk: int, force: bool,
-             dry_run: bool) -> None:
+             dry_run: bool, timeout: float | None) -> None:
     """Collect the past windows of NAME in chunks; resumable, and safe to re-run."""
     from pusher.backfill import BackfillState
     from pusher.backfill import backfill as run_backfill
@@ -65,8 +67,10 @@ def backfill(state: State, name: str, since: str, until: str | None, chunk: int,
     total = _window_count(config, name, start, end)
     try:
         outputs.flush()
+        context = run_context(config, outputs)
+        context.timeout = timeout
         with _progress(total, f"backfill {name}") as bar:
-            result = run_backfill(run_context(config, outputs), config.sources[name], source,
+            result = run_backfill(context, config.sources[name], source,
                                   start, end, now, chunk, marker, force, bar.update)
     finally:
         outputs.close()

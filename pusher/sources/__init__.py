@@ -22,6 +22,11 @@ A source that can read many windows in one go (prometheus: one range query for a
 windows) carries a `read_windows(windows, **options)` attribute returning one iterable of
 readings per window, in order, that asks nothing until it is iterated (so a failure stays
 with the windows it concerns); `window_readings` uses it where present.
+
+A run of a source has a time limit (pusher/deadline.py). A source whose every wait is
+bounded by `pusher.deadline.bound()` carries `honours_deadline = True`; any other source
+(a python callable, a plugin) is stopped between readings once the run's time is up: a
+callable that waits must bound its own waits (by `pusher.deadline.time_left()`).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from functools import cache, partial
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from pusher.deadline import current
 from pusher.errors import ConfigError, SourceError
 from pusher.reading import Reading, Window
 from pusher.values import unknown_key
@@ -202,7 +208,16 @@ def window_readings(source: Source, windows: Sequence[Window],
 
 
 def _called(source: Source, window: Window, options: Mapping[str, Any]) -> Iterator[Reading]:
-    yield from source(window, **options)
+    deadline = current()  # read when the window's readings are first asked for
+    if deadline.seconds is None or getattr(source, "honours_deadline", False):
+        yield from source(window, **options)
+        return
+    # Between readings is the only place a callable can be stopped in-process.
+    clock, ends = deadline.clock, deadline.ends
+    for reading in source(window, **options):
+        yield reading
+        if clock() >= ends:
+            raise deadline.error()
 
 
 def _raising(exc: Exception) -> Iterator[Reading]:

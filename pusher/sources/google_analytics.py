@@ -14,9 +14,11 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pusher.deadline import TimedOut, bound, seconds_text, time_left, timed_out
 from pusher.errors import SourceError
 from pusher.reading import Granularity, Note, Reading, Window
 from pusher.sources.google_analytics_options import (
@@ -30,7 +32,7 @@ log = logging.getLogger(__name__)
 SCOPE = "https://www.googleapis.com/auth/analytics.readonly"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 RETRY_DELAYS = (2.0, 8.0, 30.0)  # seconds; then the run fails with one clear line
-HTTP_TIMEOUT = 60.0
+HTTP_TIMEOUT = 60.0  # seconds a request may take, unless `query_timeout` says otherwise
 QUOTA_WARNING = 0.1  # note a quota once less than this share of it is left
 # Building a client parses a large discovery document: one per credentials+endpoint.
 _SERVICES: dict[tuple[str, str | None], Any] = {}
@@ -48,6 +50,7 @@ def google_analytics(
     restate_days: int = 3,
     page_size: int = 10_000,
     timezone: str | None = None,
+    query_timeout: float = HTTP_TIMEOUT,
     http: Any = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[Reading | Note]:
@@ -56,7 +59,8 @@ def google_analytics(
         "property": property, "metrics": metrics, "dimensions": dimensions,
         "measurement": measurement, "dimension_filter": dimension_filter,
         "credentials": credentials, "endpoint": endpoint, "restate_days": restate_days,
-        "page_size": page_size, "timezone": timezone, "http": http, "sleep": sleep})
+        "page_size": page_size, "timezone": timezone, "query_timeout": query_timeout,
+        "http": http, "sleep": sleep})
 
 
 def _report(window: Window, options: Mapping[str, Any], max_pages: int | None = None
@@ -74,7 +78,7 @@ def _report(window: Window, options: Mapping[str, Any], max_pages: int | None = 
     offset, pages = 0, 0
     while True:
         request = service.properties().runReport(property=name, body={**body, "offset": offset})
-        page = execute(request, name, options["sleep"])
+        page = execute(request, name, options["sleep"], options["query_timeout"])
         pages += 1
         page_zone = zone or _response_zone(page)
         dates = requested_dates(window, restate_days, page_zone)
@@ -183,19 +187,24 @@ def notes(page: Mapping[str, Any]) -> Iterator[Note]:
             yield Note(f"GA quota {quota}: {remaining} of {total} left")
 
 
-def execute(request: Any, name: str, sleep: Callable[[float], None]) -> dict[str, Any]:
-    """Run one API request; back off on quota and server errors, then fail in one line."""
+def execute(request: Any, name: str, sleep: Callable[[float], None],
+            timeout: float = HTTP_TIMEOUT) -> dict[str, Any]:
+    """Run one API request, each attempt within `timeout` seconds and the run's time left;
+    back off on quota and server errors, then fail in one line."""
     from googleapiclient.errors import HttpError
     from httplib2 import HttpLib2Error
 
     for delay in (*RETRY_DELAYS, None):
         try:
-            response: dict[str, Any] = request.execute(num_retries=0)
+            response: dict[str, Any] = _attempt(request, bound(timeout))
             return response
         except HttpError as exc:
             status = int(exc.resp.status)
             if status not in RETRY_STATUSES or delay is None:
                 raise SourceError(http_problem(status, exc.content, name)) from None
+            if delay >= time_left():
+                raise TimedOut(f"{http_problem(status, exc.content, name)}; no retry: the "
+                               f"run has {seconds_text(time_left())}s left") from None
             log.info("%s: HTTP %d, retrying in %.0fs", name, status, delay)
             sleep(delay)
         except (HttpLib2Error, OSError) as exc:
@@ -206,6 +215,30 @@ def execute(request: Any, name: str, sleep: Callable[[float], None]) -> dict[str
                 raise SourceError(f"Google Analytics credentials: {first_line(exc)}") from None
             raise
     raise AssertionError("unreachable")
+
+
+def _attempt(request: Any, seconds: float) -> dict[str, Any]:
+    """One request, whole within `seconds` (a trickling answer too)."""
+    from pusher.bounded import RequestTimedOut, call_within
+
+    try:
+        answer: dict[str, Any] = call_within(seconds, partial(request.execute, num_retries=0),
+                                             cancel=partial(_drop_connections, request.http))
+    except RequestTimedOut:
+        raise timed_out(seconds, "no answer from Google Analytics: ") from None
+    return answer
+
+
+def _drop_connections(http: Any) -> None:
+    """Shut down an httplib2 client's connections: a request given up on ends at once."""
+    from pusher.bounded import shut
+
+    inner = getattr(http, "http", http)  # google_auth_httplib2.AuthorizedHttp wraps one
+    connections = getattr(inner, "connections", None)
+    if isinstance(connections, dict):
+        for connection in list(connections.values()):
+            shut(getattr(connection, "sock", None))
+        connections.clear()
 
 
 def http_problem(status: int, content: bytes, name: str) -> str:
@@ -270,6 +303,7 @@ def _credentials(spec: str) -> Any:
 
 
 google_analytics.validate_options = validate  # type: ignore[attr-defined]
+google_analytics.honours_deadline = True  # type: ignore[attr-defined]
 google_analytics.resolve_paths = resolve_paths  # type: ignore[attr-defined]
 
 

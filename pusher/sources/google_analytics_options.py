@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pusher.reading import Granularity
-from pusher.values import http_url_problem
+from pusher.values import check_seconds, http_url_problem
 
 TIME_DIMENSIONS = {"date": Granularity.DAILY, "dateHour": Granularity.HOURLY}
 MAX_METRICS, MAX_DIMENSIONS = 10, 9  # what one GA4 runReport request accepts
@@ -46,6 +46,8 @@ def validate(options: Mapping[str, Any]) -> None:
     _check_credentials(options.get("credentials", "default"), options.get("endpoint"))
     _check_int("restate_days", options.get("restate_days", 3), 0, 60)
     _check_int("page_size", options.get("page_size", 10_000), 1, MAX_PAGE_SIZE)
+    if "query_timeout" in options:
+        check_seconds("query_timeout", options["query_timeout"])
     timezone = options.get("timezone")
     if timezone is not None:
         try:

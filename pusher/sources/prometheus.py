@@ -18,22 +18,24 @@ from typing import Any
 
 import requests
 
+from pusher.deadline import TimedOut
 from pusher.errors import SourceError
 from pusher.reading import NoData, Reading, Skipped, Window
 from pusher.sources import per_query
 from pusher.sources.prometheus_api import Client, Series, ServerLimit, StepError
 from pusher.sources.prometheus_spans import Span, plan_spans
-from pusher.values import check_nan_rule, http_url_problem, unknown_key
+from pusher.values import check_nan_rule, check_seconds, http_url_problem, unknown_key
 
 log = logging.getLogger(__name__)
-QUERY_KEYS = {"query", "measurement", "field", "tags", "name_tag"}
+QUERY_KEYS = {"query", "measurement", "field", "tags", "name_tag", "query_timeout"}
+QUERY_TIMEOUT = 30.0  # seconds a request may take, unless `query_timeout` says otherwise
 
 
 def prometheus(
     window: Window,
     url: str,
     queries: list[Mapping[str, Any]],
-    timeout: float = 30.0,
+    query_timeout: float = QUERY_TIMEOUT,
     headers: Mapping[str, str] | None = None,
     verify_ssl: bool = True,
     nan: str = "skip",
@@ -45,7 +47,7 @@ def prometheus(
     NaN and infinite samples (`rate()` over no traffic is 0/0) mean "no value" in PromQL:
     skipped and counted (`nan = "skip"`), or handed on to be refused (`nan = "refuse"`).
     """
-    [readings] = read_windows([window], url=url, queries=queries, timeout=timeout,
+    [readings] = read_windows([window], url=url, queries=queries, query_timeout=query_timeout,
                               headers=headers, verify_ssl=verify_ssl, nan=nan,
                               session=session, clock=clock)
     yield from readings
@@ -63,8 +65,8 @@ def read_windows(windows: Sequence[Window], **options: Any
     given = inspect.signature(prometheus).bind(None, **options)  # one list of options
     given.apply_defaults()
     option = given.arguments
-    client = Client(option["session"] or requests.Session(), option["url"], option["timeout"],
-                    option["headers"], option["verify_ssl"])
+    client = Client(option["session"] or requests.Session(), option["url"],
+                    option["query_timeout"], option["headers"], option["verify_ssl"])
     skip = option["nan"] == "skip"
     parsed = [Query.parse(number, spec, skip) for number, spec in enumerate(option["queries"])]
     per_window = []
@@ -88,11 +90,13 @@ class Query:
     tags: Mapping[str, str]
     name_tag: str
     skip_nan: bool = True  # NaN and infinite samples are no value: skipped, counted
+    timeout: float | None = None  # seconds: its own query_timeout, else the source's
 
     @classmethod
     def parse(cls, number: int, spec: Mapping[str, Any], skip_nan: bool = True) -> Query:
         return cls(number, spec["query"], spec["measurement"], spec.get("field", "value"),
-                   dict(spec.get("tags", {})), spec.get("name_tag", "metric"), skip_nan)
+                   dict(spec.get("tags", {})), spec.get("name_tag", "metric"), skip_nan,
+                   spec.get("query_timeout"))
 
     def for_range(self, seconds: int) -> str:
         return self.promql.replace("$__range", f"{seconds}s")
@@ -135,7 +139,9 @@ class SpanAnswers:
         if skipped:
             yield Skipped(skipped)
         if failures:
-            raise SourceError("; ".join(failures))
+            timed_out = any(isinstance(answer.errors.get(step), TimedOut)
+                            for answer in self._answers)
+            raise (TimedOut if timed_out else SourceError)("; ".join(failures))
 
 
 @dataclass
@@ -164,7 +170,7 @@ class QueryAnswer:
         """Ask for `span` (its first window is number `offset`), splitting where refused."""
         try:
             series = client.query_range(query.for_range(span.seconds), span.first_end,
-                                        span.last_end, span.seconds)
+                                        span.last_end, span.seconds, query.timeout)
             self._bucket(query, series, span, offset)
         except ServerLimit as exc:  # too many steps or samples: halves may pass
             if len(span.windows) == 1:
@@ -226,6 +232,7 @@ def _validate(options: Mapping[str, Any]) -> None:
         raise ValueError("verify_ssl: must be true or false")
     check_nan_rule(options)
     _check_strings("headers", options.get("headers", {}))
+    check_seconds("query_timeout", options.get("query_timeout", QUERY_TIMEOUT))
     queries = options.get("queries")
     if not isinstance(queries, list) or not queries:
         raise ValueError("queries: must be a non-empty list of [[...queries]] tables")
@@ -244,6 +251,8 @@ def _check_query(where: str, spec: object) -> None:
             if not isinstance(value, str) or not value.strip():
                 raise ValueError(f"{where}.{key}: is required (a non-empty string)")
     _check_strings(f"{where}.tags", spec.get("tags", {}))
+    if "query_timeout" in spec:
+        check_seconds(f"{where}.query_timeout", spec["query_timeout"])
 
 
 def _check_strings(where: str, table: object) -> None:
@@ -256,7 +265,8 @@ prometheus.validate_options = _validate  # type: ignore[attr-defined]
 
 def _check(options: Mapping[str, Any]) -> str:
     """For `pusher validate`: the server answers its API (and takes our headers)."""
-    client = Client(requests.Session(), options["url"], float(options.get("timeout", 10.0)),
+    client = Client(requests.Session(), options["url"],
+                    float(options.get("query_timeout", QUERY_TIMEOUT)),
                     options.get("headers"), bool(options.get("verify_ssl", True)))
     return f"Prometheus {client.build_info().get('version', '?')} answers"
 

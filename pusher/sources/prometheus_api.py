@@ -14,6 +14,8 @@ from typing import Any
 
 import requests
 
+from pusher.bounded import RequestTimedOut, request_within
+from pusher.deadline import TimedOut, bound, timed_out
 from pusher.errors import SourceError
 
 try:
@@ -35,7 +37,10 @@ class StepError(SourceError):
 
 @dataclass(frozen=True)
 class Client:
-    """Where and how to reach one Prometheus; the session is passed in."""
+    """Where and how to reach one Prometheus; the session is passed in.
+
+    `timeout` (seconds) bounds each request whole, never longer than the run's time left.
+    """
 
     http: requests.Session
     url: str
@@ -43,12 +48,13 @@ class Client:
     headers: Mapping[str, str] | None = None
     verify: bool = True
 
-    def query_range(self, query: str, start: float, end: float, step: int
-                    ) -> Iterable[Series]:
-        """The series of /api/v1/query_range, in Prometheus' order; start/end in seconds."""
+    def query_range(self, query: str, start: float, end: float, step: int,
+                    timeout: float | None = None) -> Iterable[Series]:
+        """The series of /api/v1/query_range, in Prometheus' order; start/end in seconds,
+        `timeout` (seconds) this query's own bound instead of the client's."""
         params = {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}",
                   "step": f"{step}s"}
-        status, body = self._get("/api/v1/query_range", params)
+        status, body = self._get("/api/v1/query_range", params, timeout)
         return series_of(status, body)
 
     def build_info(self) -> dict[str, Any]:
@@ -58,12 +64,19 @@ class Client:
         data = answer.get("data")
         return data if isinstance(data, dict) else {}
 
-    def _get(self, path: str, params: Mapping[str, str]) -> tuple[int, bytes]:
+    def _get(self, path: str, params: Mapping[str, str], timeout: float | None = None
+             ) -> tuple[int, bytes]:
         # The one place the source talks HTTP: timeouts and headers apply to every request.
+        seconds = bound(timeout or self.timeout)
+        # Prometheus' own evaluation timeout (HTTP API docs: `timeout`, capped by the
+        # server's --query.timeout): the server stops a query pusher stopped waiting for.
+        params = {**params, "timeout": f"{seconds:.3f}"}
         try:
-            response = self.http.get(f"{self.url.rstrip('/')}{path}", params=params,
-                                     timeout=self.timeout, headers=self.headers,
-                                     verify=self.verify)
+            response = request_within(self.http, "GET", f"{self.url.rstrip('/')}{path}",
+                                      seconds, params=params, headers=self.headers,
+                                      verify=self.verify)
+        except RequestTimedOut:
+            raise timed_out(seconds, "no answer from Prometheus: ") from None
         except requests.RequestException as exc:
             raise SourceError(f"cannot reach Prometheus: {type(exc).__name__}") from exc
         return response.status_code, response.content
@@ -73,10 +86,11 @@ def _refusal(status: int, error_type: str, error: str) -> SourceError:
     """The error for an answer with status "error", by the kind of refusal (Prometheus API docs)."""
     message = f"HTTP {status}: {error_type or 'error'}: {error or 'no reason given'}"
     # web/api/v1/api.go refuses more than 11,000 steps per series; the engine refuses to
-    # load more than --query.max-samples, and gives up after --query.timeout.
-    if ("exceeded maximum resolution" in error or "too many samples" in error
-            or error_type == "timeout"):
+    # load more than --query.max-samples.
+    if "exceeded maximum resolution" in error or "too many samples" in error:
         return ServerLimit(message)
+    if error_type == "timeout":  # the evaluation timeout pusher asked for, or the server's
+        return TimedOut(message)
     if error_type == "execution":  # e.g. duplicate series for the match group at some step
         return StepError(message)
     return SourceError(message)

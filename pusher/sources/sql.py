@@ -11,19 +11,26 @@ of a second, as SQLAlchemy's DateTime stores them). PostgreSQL sessions run in U
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from pusher.deadline import TimedOut, bound, timed_out
 from pusher.errors import SourceError
 from pusher.reading import FieldValue, NoData, Reading, Skipped, Window, as_utc, no_value
 from pusher.sources import per_query
 from pusher.sources.aggregate import as_number, summarize
 from pusher.sources.sql_options import DEFAULT_STATS, resolve_paths, validate, with_driver
+from pusher.sources.sql_timeouts import (
+    QueryWatchdog,
+    bound_connects,
+    connect_timed_out,
+    timed_out_error,
+)
 
 if TYPE_CHECKING:  # SQLAlchemy is imported on first use: `pusher --help` stays fast
-    from sqlalchemy.engine import URL, Connection, CursorResult, Engine
+    from sqlalchemy.engine import URL, Connection, Engine
 
 log = logging.getLogger(__name__)
 BATCH_ROWS = 1000
@@ -33,8 +40,8 @@ SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 _ENGINES: dict[str, Engine] = {}
 
 
-def sql(window: Window, url: str, queries: Sequence[Mapping[str, Any]], nan: str = "skip"
-        ) -> Iterator[Reading | Skipped | NoData]:
+def sql(window: Window, url: str, queries: Sequence[Mapping[str, Any]], nan: str = "skip",
+        query_timeout: float | None = None) -> Iterator[Reading | Skipped | NoData]:
     """SQL queries (SQLAlchemy) over each window: columns become tags and fields.
 
     A NaN or infinite value is no value: that field is left out of its row and counted
@@ -47,19 +54,22 @@ def sql(window: Window, url: str, queries: Sequence[Mapping[str, Any]], nan: str
         connection = engine.connect()
     except (SQLAlchemyError, ImportError) as exc:
         names = ", ".join(spec["measurement"] for spec in queries)
-        raise SourceError(f"cannot connect to {safe_url(url)}: {reason(exc)} "
-                          f"(queries not run: {names})") from exc
-    failures = []
+        problem = (f"cannot connect to {safe_url(url)}: {reason(exc)} "
+                   f"(queries not run: {names})")
+        raise (TimedOut if connect_timed_out(exc) else SourceError)(problem) from exc
+    failures, timed_out = [], False
     with connection:
         params = window_parameters(window, engine.dialect.name)
         for number, spec in enumerate(queries):
             where = f"queries[{number}] {spec['measurement']}"
             try:
-                yield from _run_query(connection, spec, params, nan == "skip")
+                yield from _run_query(connection, spec, params,
+                                      spec.get("query_timeout", query_timeout), nan == "skip")
             except SourceError as exc:  # the other queries still run; the run logs it once
                 failures.append(f"{where}: {exc}")
+                timed_out = timed_out or isinstance(exc, TimedOut)
     if failures:
-        raise SourceError("; ".join(failures))
+        raise (TimedOut if timed_out else SourceError)("; ".join(failures))
 
 
 def engine_for(url: str) -> Engine:
@@ -74,6 +84,8 @@ def engine_for(url: str) -> Engine:
             engine = create_engine(target, pool_pre_ping=True, **options)
         except (ArgumentError, ImportError) as exc:
             raise SourceError(f"cannot use {safe_url(url)}: {reason(exc)}") from exc
+        if engine.dialect.name == "postgresql":
+            bound_connects(engine)
         _ENGINES[url] = engine
     return engine
 
@@ -110,29 +122,36 @@ def window_parameters(window: Window, dialect: str) -> dict[str, Any]:
 
 
 def _run_query(connection: Connection, spec: Mapping[str, Any], params: Mapping[str, Any],
-               skip_nan: bool = True) -> Iterator[Reading | Skipped | NoData]:
+               timeout: float | None, skip_nan: bool = True
+               ) -> Iterator[Reading | Skipped | NoData]:
     from sqlalchemy import text
     from sqlalchemy.exc import SQLAlchemyError
 
+    seconds = bound(timeout)  # its own limit, never more than the run's time left
     # A transaction per query: a failed query does not poison the next one, and nothing
     # is ever committed (rolled back even if a query managed to write something).
     transaction = connection.begin()
+    watchdog = QueryWatchdog(connection, seconds)
     try:
-        streaming = connection.execution_options(stream_results=True, yield_per=BATCH_ROWS)
-        result = streaming.execute(text(spec["sql"]), dict(params))
+        watchdog.limit_server()
+        result = connection.execute(text(spec["sql"]), dict(params), execution_options={
+            "stream_results": True, "yield_per": BATCH_ROWS})
+        rows = watchdog.rows(result)
         if "aggregate" in spec:
-            yield from _aggregated(result, spec, skip_nan)
+            yield from _aggregated(list(result.keys()), rows, spec, skip_nan)
         else:
-            yield from _row_readings(result, spec, skip_nan)
+            yield from _row_readings(list(result.keys()), rows, spec, skip_nan)
     except SQLAlchemyError as exc:
+        if watchdog.fired or timed_out_error(exc):
+            raise timed_out(seconds, f"{reason(exc)}: ") from exc
         raise SourceError(reason(exc)) from exc
     finally:
+        watchdog.disarm()
         transaction.rollback()
 
 
-def _row_readings(result: CursorResult[Any], spec: Mapping[str, Any], skip_nan: bool
-                  ) -> Iterator[Reading | Skipped | NoData]:
-    columns = list(result.keys())
+def _row_readings(columns: list[str], result: Iterable[Any], spec: Mapping[str, Any],
+                  skip_nan: bool) -> Iterator[Reading | Skipped | NoData]:
     tags, time_column, explicit = spec.get("tags", []), spec.get("time"), spec.get("fields")
     _require(columns, [*tags, *(explicit or []), *([time_column] if time_column else [])])
     tag_at = [(tag, columns.index(tag)) for tag in tags]
@@ -169,12 +188,11 @@ def _remarks(measurement: str, rows: int, nans: int) -> Iterator[Skipped | NoDat
         yield NoData(measurement)
 
 
-def _aggregated(result: CursorResult[Any], spec: Mapping[str, Any], skip_nan: bool
-                ) -> Iterator[Reading | Skipped | NoData]:
+def _aggregated(columns: list[str], result: Iterable[Any], spec: Mapping[str, Any],
+                skip_nan: bool) -> Iterator[Reading | Skipped | NoData]:
     aggregate = spec["aggregate"]
     column, group_by = aggregate["column"], aggregate.get("group_by", [])
     stats = aggregate.get("stats", DEFAULT_STATS)
-    columns = list(result.keys())
     _require(columns, [column, *group_by])
     value_at, group_at = columns.index(column), [columns.index(g) for g in group_by]
     groups: dict[tuple[str, ...], list[float]] = {}
@@ -265,6 +283,7 @@ def reason(exc: BaseException) -> str:
 
 
 sql.validate_options = validate  # type: ignore[attr-defined]
+sql.honours_deadline = True  # type: ignore[attr-defined]
 sql.resolve_paths = resolve_paths  # type: ignore[attr-defined]
 
 

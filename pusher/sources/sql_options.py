@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from pusher.sources.aggregate import check_stat
-from pusher.values import check_nan_rule, unknown_key
+from pusher.values import check_nan_rule, check_seconds, unknown_key
 
-QUERY_KEYS = {"sql", "measurement", "tags", "fields", "time", "aggregate"}
+QUERY_KEYS = {"sql", "measurement", "tags", "fields", "time", "aggregate", "query_timeout"}
 AGGREGATE_KEYS = {"column", "group_by", "stats"}
 DEFAULT_STATS = ["count", "sum", "mean", "p50", "p90", "p99", "max"]
 URL_HINT = "an SQLAlchemy URL such as sqlite:///path.sqlite or postgresql+psycopg2://user@host/db"
@@ -26,6 +26,8 @@ def validate(options: Mapping[str, Any]) -> None:
     """Raise ValueError("key: problem") for a malformed `sql` source."""
     _check_url(options.get("url"))
     check_nan_rule(options)
+    if options.get("query_timeout") is not None:
+        check_seconds("query_timeout", options["query_timeout"])
     queries = options.get("queries")
     if not isinstance(queries, list) or not queries:
         raise ValueError("queries: must be a non-empty list of [[...queries]] tables")
@@ -96,6 +98,8 @@ def _check_query(where: str, spec: object) -> None:
     _check_names(f"{where}.tags", spec.get("tags", []), empty_ok=True)
     if "fields" in spec:
         _check_names(f"{where}.fields", spec["fields"], empty_ok=False)
+    if "query_timeout" in spec:
+        check_seconds(f"{where}.query_timeout", spec["query_timeout"])
     if "time" in spec and (not isinstance(spec["time"], str) or not spec["time"]):
         raise ValueError(f"{where}.time: must be a column name")
     if "aggregate" in spec:
