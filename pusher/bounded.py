@@ -22,12 +22,29 @@ T = TypeVar("T")
 _calls = threading.local()  # .used: the connections the call on this thread took
 
 
-class RequestTimedOut(TimeoutError):
-    """The call did not return within its bound; its sockets were shut down."""
+class RequestTimedOut(requests.exceptions.Timeout):
+    """The call did not return within its bound; its sockets were shut down. (A requests
+    Timeout, so that code handling a request's failures handles this one too.)"""
 
     def __init__(self, seconds: float):
         self.seconds = seconds
         super().__init__(f"no complete answer within {seconds:.3g}s")
+
+
+class BoundedSession(requests.Session):
+    """A requests session whose `timeout=SECONDS` bounds each request whole."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        track_session(self)
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any,
+                **kwargs: Any) -> requests.Response:
+        timeout = kwargs.get("timeout")
+        call = partial(super().request, method, url, *args, **kwargs)
+        if not isinstance(timeout, int | float):
+            return call()
+        return call_within(float(timeout), call)
 
 
 def call_within(seconds: float, call: Callable[[], T],
@@ -53,7 +70,8 @@ def call_within(seconds: float, call: Callable[[], T],
             shut(getattr(connection, "sock", None))
         if cancel is not None:
             cancel()
-        raise RequestTimedOut(seconds)
+        # Caused by a TimeoutError: messages name the cause "Timeout" (writers.cause_name).
+        raise RequestTimedOut(seconds) from TimeoutError()
     ok, value = outcome[0]
     if ok:
         return value

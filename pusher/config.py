@@ -17,7 +17,7 @@ from pusher.lineprotocol import PRECISIONS
 from pusher.overrides import OVERRIDES_VAR, overridden
 from pusher.reading import Granularity
 from pusher.rollups.config import RollupsConfig, parse_rollups
-from pusher.schedules import parse_schedule
+from pusher.schedules import TIMEOUT_GRACE, parse_schedule
 from pusher.secrets import (
     MissingVariable,
     Redactor,
@@ -110,6 +110,9 @@ class Config:
     state_dir: Path
     timezone: ZoneInfo
     spool_max_bytes: int = 512 * 1024 * 1024
+    # Seconds a scheduler (pusher run, a CronJob's deadline, Airflow) waits past a run's
+    # timeout before it kills the run: the run records its own timeout meanwhile.
+    timeout_grace: float = TIMEOUT_GRACE
     redact: Redactor = field(default_factory=Redactor, repr=False)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
     rollups: RollupsConfig = field(default_factory=RollupsConfig)
@@ -151,7 +154,8 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str], path: Path | N
 
         parse_settings(data["airflow"], file, _section(data, "sources", file))
     base = _section(data, "pusher", file)
-    _check_keys(base, {"state_dir", "timezone", "spool_max_mb"}, file, "pusher")
+    _check_keys(base, {"state_dir", "timezone", "spool_max_mb", "timeout_grace"}, file,
+                "pusher")
     influx = _parse_influx(_section(data, "influx", file), file, secrets)
     root = path.absolute().parent if path else Path.cwd()
     sources = {
@@ -169,10 +173,16 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str], path: Path | N
         state_dir=state_dir,
         timezone=timezone,
         spool_max_bytes=spool_cap(base.get("spool_max_mb", 512), file),
+        timeout_grace=_grace(base, file),
         redact=Redactor(secrets),
         raw=MappingProxyType(dict(data)),
         rollups=parse_rollups(data.get("rollups", {}), timezone, file),
     )
+
+
+def _grace(base: Mapping[str, Any], file: str) -> float:
+    grace = optional(base, "timeout_grace", float, file, "pusher", at_least=0.0)
+    return TIMEOUT_GRACE if grace is None else float(grace)
 
 
 def _substitute_all(value: Any, env: Mapping[str, str], secrets: set[str], file: str,

@@ -24,7 +24,8 @@ def effective(config: Config) -> dict[str, Any]:
     rollups = config.rollups
     table: dict[str, Any] = {
         "pusher": {"state_dir": str(config.state_dir), "timezone": config.timezone.key,
-                   "spool_max_mb": config.spool_max_bytes / 2**20},
+                   "spool_max_mb": config.spool_max_bytes / 2**20,
+                   "timeout_grace": config.timeout_grace},
         "influx": {f.name: getattr(config.influx, f.name) for f in fields(config.influx)},
         "sources": {name: _source(config, spec) for name, spec in config.sources.items()},
         "rollups": {

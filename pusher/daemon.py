@@ -38,7 +38,8 @@ class Daemon:
         self.verbose = verbose
         self.last_flush = 0.0
         self.scheduler = Scheduler(
-            config=config, launch=lambda spec: ChildRun(self.config_path, spec.name, verbose),
+            config=config,
+            launch=lambda spec, timeout: ChildRun(self.config_path, spec.name, verbose, timeout),
             clock=lambda: datetime.now(UTC), sleep=time.sleep, random=random.random,
             on_loop=self.beat, on_finished=self.finished, names=names)
 
@@ -82,9 +83,9 @@ class Daemon:
         """Runs that ended normally logged themselves; record the ones that could not."""
         if done.code in (0, 1):
             return
-        reason = "timed out" if done.timed_out else EXIT_CODES.get(done.code,
-                                                                   f"exit code {done.code}")
-        record = RunRecord(done.name, duration=done.seconds,
+        reason = "timed out (killed)" if done.timed_out else EXIT_CODES.get(
+            done.code, f"exit code {done.code}")
+        record = RunRecord(done.name, duration=done.seconds, timed_out=done.timed_out,
                            errors=[f"{reason} after {done.seconds:.0f}s"])
         spec = self.config.sources[done.name]
         now = datetime.now(UTC)

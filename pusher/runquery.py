@@ -14,6 +14,7 @@ from typing import Any
 
 import requests
 
+from pusher.bounded import BoundedSession
 from pusher.config import InfluxConfig
 from pusher.errors import PusherError
 from pusher.runlog import RUN_MEASUREMENT
@@ -116,7 +117,7 @@ class RunQuery:
 
     def _answer(self, url: str, bucket: str | None, send: Any) -> requests.Response:
         try:
-            response: requests.Response = send(self.session or requests.Session())
+            response: requests.Response = send(self.session or BoundedSession())
         except requests.RequestException as exc:
             raise PusherError(f"InfluxDB at {url} unreachable ({cause_name(exc)})") from None
         if response.status_code < 300:

@@ -1,8 +1,10 @@
 """`pusher run`: run each source on its schedule, each run in its own process with a timeout.
 
 The loop is driven by an injected clock and sleep, so tests run hours of schedule in
-milliseconds. A run is a child process (`python -m pusher collect NAME`): a hanging source
-can be killed at its timeout, which a thread cannot, and its memory goes back to the system.
+milliseconds. A run is a child process (`python -m pusher collect NAME --timeout T`): it
+stops its source at T and records that itself; a child still running at T plus
+`[pusher] timeout_grace` (a source stuck where it cannot be stopped, a push that outlasts
+the grace) is killed, which a thread cannot be, and its memory goes back to the system.
 Catching up after downtime needs nothing here: every run starts from its watermark.
 """
 
@@ -37,18 +39,23 @@ class Handle(Protocol):
     def kill(self) -> None: ...
 
 
-Launcher = Callable[[SourceConfig], Handle]
+Launcher = Callable[[SourceConfig, float], Handle]  # (source, its timeout in seconds)
 
 
 @dataclass
 class Job:
     spec: SourceConfig
     schedule: Schedule
-    timeout: float
+    timeout: float  # seconds: the run's own; it is killed `grace` seconds later
     due: datetime
     handle: Handle | None = None
     started: datetime | None = None
     runs: int = 0
+    grace: float = 0.0
+
+    @property
+    def kill_after(self) -> float:
+        return self.timeout + self.grace
 
 
 @dataclass
@@ -83,7 +90,8 @@ class Scheduler:
             schedule = parse_schedule(spec.schedule, spec.granularity)
             timeout = schedule.run_timeout(spec.timeout, self.config.timezone, now)
             # Every source runs once at start-up: that is when a restart catches up.
-            self.jobs[name] = Job(spec, schedule, timeout, due=now)
+            self.jobs[name] = Job(spec, schedule, timeout, due=now,
+                                  grace=self.config.timeout_grace)
 
     def stop(self, *_: object) -> None:
         """Ask the loop to end once the runs in flight are done; asked twice, kill them."""
@@ -100,7 +108,7 @@ class Scheduler:
             if not self.stopping and now >= job.due:
                 self._start(job, now)
         waits = [(job.due - now).total_seconds() for job in self.jobs.values()]
-        waits += [(job.started - now).total_seconds() + job.timeout
+        waits += [(job.started - now).total_seconds() + job.kill_after
                   for job in self.jobs.values() if job.started is not None]
         return max(0.0, min(waits, default=MAX_SLEEP))
 
@@ -114,7 +122,7 @@ class Scheduler:
         self.drain()
 
     def drain(self) -> None:
-        """Wait for the runs in flight, each at most until its timeout."""
+        """Wait for the runs in flight, each at most until its timeout and grace."""
         while running := [job for job in self.jobs.values() if job.handle is not None]:
             now = self.clock()
             for job in running:
@@ -132,7 +140,7 @@ class Scheduler:
             return
         log.info("%s: starting (next at %s)", job.spec.name, job.due.isoformat())
         try:
-            job.handle = self.launch(job.spec)
+            job.handle = self.launch(job.spec, job.timeout)
         except OSError as exc:
             log.error("%s: cannot start a run: %s", job.spec.name, exc)
             self.on_finished(Finished(job.spec.name, 1, 0.0))
@@ -145,9 +153,10 @@ class Scheduler:
             return
         seconds = (now - job.started).total_seconds()
         code = job.handle.poll()
-        timed_out = code is None and seconds >= job.timeout
+        timed_out = code is None and seconds >= job.kill_after
         if timed_out:
-            log.error("%s: timed out after %.0fs, killed", job.spec.name, seconds)
+            log.error("%s: still running %.0fs after its timeout (%.0fs), killed",
+                      job.spec.name, seconds - job.timeout, job.timeout)
             job.handle.kill()
             code = EXIT_TIMED_OUT
         if code is None:
@@ -157,11 +166,15 @@ class Scheduler:
 
 
 class ChildRun:
-    """A `pusher collect NAME` child in its own process group (Ctrl-C goes to us only)."""
+    """A `pusher collect NAME --timeout T` child in its own process group (Ctrl-C goes to us
+    only)."""
 
-    def __init__(self, config_path: Path, name: str, verbose: int = 0):
+    def __init__(self, config_path: Path, name: str, verbose: int = 0,
+                 timeout: float | None = None):
         command = [sys.executable, "-m", "pusher", "--config", str(config_path)]
         command += ["-v"] * verbose + ["collect", name]
+        if timeout is not None:
+            command += ["--timeout", f"{timeout:g}"]
         self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL,
                                         start_new_session=True)
 

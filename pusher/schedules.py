@@ -13,6 +13,8 @@ _UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 _ALIASES = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
             "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *"}
 MIN_TIMEOUT = 600.0  # seconds: the least a run may last when its source sets no timeout
+# Seconds a scheduler waits past a run's timeout before killing it ([pusher] timeout_grace).
+TIMEOUT_GRACE = 60.0
 DEFAULTS = {Granularity.HOURLY: "@hourly", Granularity.DAILY: "@daily"}
 
 

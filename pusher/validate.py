@@ -17,6 +17,7 @@ from typing import Any
 
 import requests
 
+from pusher.bounded import BoundedSession
 from pusher.config import Config, InfluxConfig
 from pusher.errors import ConfigError
 from pusher.influx_access import Grant, bucket_grants, check_access, least_privilege
@@ -86,7 +87,7 @@ def check_influx(influx: InfluxConfig, session: requests.Session | None = None,
                  grants: Sequence[Grant] = ()) -> str:
     """Reach InfluxDB and prove the credentials work where points go; on 2.x, that the token
     has `grants` (default: collect's on the hourly bucket). Raises on any problem."""
-    http = session or requests.Session()
+    http = session or BoundedSession()
     http.verify = influx.verify_ssl
     base = influx.url.rstrip("/")
     if influx.api == "v1":

@@ -11,7 +11,7 @@ import importlib.util
 import re
 import sys
 import tomllib
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -107,6 +107,22 @@ def test_settings_from_the_airflow_table_per_source(tmp_path: Path):
     assert specs["daily"].execution_timeout == 86400 + 30  # a day's run may last a day
     assert specs["daily"].schedule == "0 0 * * *"
     assert specs["often"].execution_timeout == 600 + 30  # never less than 600 s
+    # The task gives the run its own timeout: the run stops its source and records it
+    # before Airflow's execution_timeout (the grace later) stops the task (issue 17 §5).
+    assert [specs[n].run_timeout for n in ("db", "daily", "often")] == [120, 86400, 600]
+
+
+def test_the_grace_defaults_to_the_pusher_table(tmp_path: Path):
+    config = write(tmp_path, '[pusher]\ntimeout_grace = 20\n'
+                   '[sources.db]\ntype = "sql"\ntimeout = 120\n')
+    [spec] = dag_specs(config)
+    assert spec.execution_timeout == 140
+
+
+def test_the_run_gets_its_timeout_on_the_command_line():
+    start, end = datetime(2026, 11, 2, 1, tzinfo=UTC), datetime(2026, 11, 2, 2, tzinfo=UTC)
+    argv = collect_argv("p.toml", "db", start, end, catch_up=True, timeout=120.0)
+    assert argv[-4:] == ["2026-11-02T02:00:00+00:00", "--timeout", "120", "--catch-up"]
 
 
 def test_pusher_dags_start_is_the_default_start_date(tmp_path: Path):

@@ -65,7 +65,7 @@ def test_one_cronjob_per_enabled_source_running_collect():
     names = enabled_example_sources()
     assert "google_analytics" not in names  # disabled in the demo: no CronJob
     assert sorted(j["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
-                  for j in jobs) == sorted(["collect", n] for n in names)
+                  for j in jobs) == sorted(["collect", n, "--timeout", "3180"] for n in names)
     for job in jobs:
         spec = job["spec"]
         assert spec["concurrencyPolicy"] == "Forbid"
@@ -105,10 +105,40 @@ def test_adding_a_source_adds_a_cronjob_and_a_namespace_applies_everywhere():
     assert job["metadata"]["name"] == "pusher-nightly-report"
     assert job["spec"]["schedule"] == "5 */2 * * *"
     args = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert args == ["collect", "Nightly_Report"]
+    assert args == ["collect", "Nightly_Report", "--timeout", "3180"]
     assert all(docs[0]["metadata"]["namespace"] == "metrics"
                for name, docs in files.items() if name != "kustomization.yaml")
     assert files["kustomization.yaml"][0]["namespace"] == "metrics"
+
+
+@pytest.mark.parametrize(("schedule", "extra", "deadline", "timeout"), [
+    ("@hourly", "", 3240, 3180),  # 90% of the hour; the run stops 60 s (the grace) before
+    ("@daily", "", 3240, 3180),  # by default at most an hour's 90%, as for an hourly source
+    ("@daily", "timeout = 7200\n", 7260, 7200),  # its own timeout, under the day
+    ("@hourly", "timeout = 7200\n", 3240, 3180),  # too long for the hour: cut to fit
+    ("every 5m", "timeout = 100\n", 160, 100),
+    ("every 1m", "", 54, 27),  # a grace of more than half the room is cut to half
+])
+def test_a_cronjob_deadline_leaves_the_grace_above_the_timeout_under_the_period(
+        schedule, extra, deadline, timeout):
+    """Issue 17 §5: Kubernetes kills the pod only after the run timed out by itself."""
+    text = f'[sources.s]\ntype = "python"\ncallable = "x:y"\nschedule = "{schedule}"\n{extra}'
+    job = render(text, "x.toml", Options(image="img:1"))["cronjob-s.yaml"][0]
+    spec = job["spec"]["jobTemplate"]["spec"]
+    args = spec["template"]["spec"]["containers"][0]["args"]
+    assert (spec["activeDeadlineSeconds"], args[2:]) == (deadline, ["--timeout", str(timeout)])
+    period = to_cron(schedule, Granularity.HOURLY).period
+    assert timeout < deadline < period
+
+
+def test_the_grace_comes_from_the_config():
+    text = ('[pusher]\ntimeout_grace = 15\n[sources.s]\ntype = "python"\ncallable = "x:y"\n'
+            'timeout = 600\n')
+    spec = render(text, "x.toml", Options(image="img:1"))["cronjob-s.yaml"][0]["spec"]
+    assert spec["jobTemplate"]["spec"]["activeDeadlineSeconds"] == 615
+    with pytest.raises(ConfigError) as raised:
+        render(text.replace("15", "-1"), "x.toml", Options(image="img:1"))
+    assert raised.value.key == "pusher.timeout_grace"
 
 
 def test_secrets_get_placeholders_and_plain_variables_their_defaults():

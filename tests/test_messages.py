@@ -103,7 +103,7 @@ def test_config_prints_toml_with_every_default_that_loads_back(tmp_path):
     shown = tomllib.loads(done.stdout)  # all of stdout is TOML
     assert "tok-123-secret" not in done.stdout
     assert shown["pusher"] == {"state_dir": str(tmp_path / "state"), "timezone": "Europe/Paris",
-                               "spool_max_mb": 512.0}
+                               "spool_max_mb": 512.0, "timeout_grace": 60.0}
     assert shown["influx"]["batch_size"] == 5000 and shown["influx"]["verify_ssl"] is True
     prom, db = shown["sources"]["prom"], shown["sources"]["db"]
     assert {k: prom[k] for k in ("granularity", "schedule", "jitter", "timeout", "enabled",
@@ -111,6 +111,7 @@ def test_config_prints_toml_with_every_default_that_loads_back(tmp_path):
         "granularity": "hourly", "schedule": "every 15m", "jitter": 0.0, "timeout": 900.0,
         "enabled": True, "catchup_max": 168, "on_collision": "refuse", "verify_ssl": True}
     assert prom["headers"] == {"Authorization": "Bearer ***"}
+    assert prom["query_timeout"] == 30.0  # each request's bound (issue 17)
     assert prom["queries"][0]["tags"] == {"env": "prod"}
     assert db["url"] == f"sqlite:///{tmp_path / 'site.sqlite'}" and db["on_collision"] == "sum"
     assert db["queries"][0]["sql"].startswith("SELECT kind, count(*) AS n FROM events\n")

@@ -54,7 +54,7 @@ def make(sources: str, durations: dict[str, float | None], clock: FakeClock, ran
     launched: list[tuple[str, datetime]] = []
     finished: list[Finished] = []
 
-    def launch(spec):
+    def launch(spec, timeout):
         launched.append((spec.name, clock()))
         return FakeRun(clock, durations[spec.name])
 
@@ -113,7 +113,7 @@ def test_a_gap_gives_one_run_at_once_not_one_per_missed_turn():
     assert times[2:] == [START + timedelta(hours=h) for h in (6, 7)]
 
 
-def test_a_hanging_source_is_killed_at_its_timeout_and_blocks_nobody():
+def test_a_hanging_source_is_killed_after_its_timeout_and_grace_and_blocks_nobody():
     clock = FakeClock()
     sources = ('[sources.stuck]\ntype = "python"\ncallable = "x:y"\nschedule = "@hourly"\n'
                'timeout = 600.0\n'
@@ -124,8 +124,28 @@ def test_a_hanging_source_is_killed_at_its_timeout_and_blocks_nobody():
     assert times_of(launched, "stuck") == [START]
     stuck = [f for f in finished if f.name == "stuck"]
     assert len(stuck) == 1 and stuck[0].timed_out and stuck[0].code == -9
-    assert stuck[0].seconds == pytest.approx(600, abs=5)
+    # Its own timeout, then [pusher] timeout_grace (60 s) to record it, then the kill.
+    assert stuck[0].seconds == pytest.approx(660, abs=5)
     assert all(f.code == 0 for f in finished if f.name == "quick")
+
+
+def test_the_child_gets_its_timeout_and_may_end_within_the_grace():
+    """Issue 17 §5: the child stops its source at its timeout and records that itself,
+    within the grace: the scheduler kills only a child still running after both."""
+    clock = FakeClock()
+    config = parse_config(_toml('[pusher]\ntimeout_grace = 30\n[sources.s]\ntype = "python"\n'
+                                'callable = "x:y"\nschedule = "@hourly"\ntimeout = 100\n'), {})
+    given, finished = [], []
+
+    def launch(spec, timeout):
+        given.append(timeout)
+        return FakeRun(clock, 125.0, code=1)  # timed out at 100 s, recorded, pushed, ended
+
+    scheduler = Scheduler(config=config, launch=launch, clock=clock, sleep=clock.sleep,
+                          random=lambda: 0.0, on_finished=finished.append)
+    scheduler.run(until=lambda: clock() >= START + timedelta(minutes=5))
+    assert given == [100.0]
+    assert [(f.code, f.timed_out) for f in finished] == [(1, False)]
 
 
 def test_a_run_still_going_when_due_again_is_not_started_twice():
@@ -188,9 +208,12 @@ def test_pusher_run_for_real(tmp_path, influxdb1, influx_db):
                'schedule = "every 1s"\n'
                '[sources.stuck]\ntype = "python"\ncallable = "ops_readers:hang"\n'
                'timeout = 2.0\n'
+               '[sources.slow]\ntype = "python"\ncallable = "ops_readers:slow"\n'
+               'timeout = 2.0\n'
                f'[sources.held]\ntype = "python"\ncallable = "ops_readers:held"\n'
                f'gate = "{gate}"\ntimeout = 600.0\n')
-    config = write_config(tmp_path, influxdb1.url, influx_db, sources)
+    config = write_config(tmp_path, influxdb1.url, influx_db, sources,
+                          pusher_extra="timeout_grace = 3")
     state = tmp_path / "state"
     process = subprocess.Popen(command("run", config=config), env=environment(),
                                stderr=subprocess.PIPE, text=True)
@@ -205,6 +228,8 @@ def test_pusher_run_for_real(tmp_path, influxdb1, influx_db):
                   "the held source to finish")
         _wait_for(lambda: _runs(state).get("stuck", {}).get("status") == "failed",
                   "the hanging source to time out")
+        _wait_for(lambda: _runs(state).get("slow", {}).get("status") == "failed",
+                  "the slow source to time out")
         assert (state / "heartbeat").exists()
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=60)
@@ -212,10 +237,13 @@ def test_pusher_run_for_real(tmp_path, influxdb1, influx_db):
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0, stderr
-    assert "timed out after" in _runs(state)["stuck"]["error"]
+    # Stuck in one call: killed after its timeout and the grace, recorded by the scheduler.
+    assert _runs(state)["stuck"]["error"].startswith("timed out (killed) after ")
+    # Stopped between readings by its own run, which recorded its timeout itself.
+    assert _runs(state)["slow"]["error"].startswith("timed out after 2s (the source's timeout)")
     runs = influxdb1.select('SELECT "status", "ok" FROM "pusher_runs" GROUP BY "source"',
                             db=influx_db)
-    assert {r["source"] for r in runs} == {"quick", "stuck", "held"}
+    assert {r["source"] for r in runs} == {"quick", "stuck", "slow", "held"}
     assert {r["status"] for r in runs if r["source"] == "stuck"} == {"failed"}
 
 

@@ -10,7 +10,7 @@ Airflow and read by `pusher validate` (the `[airflow]` table of pusher.toml):
     influx_conn_id = "influxdb_default"  # "" to take [influx] as written
     retries = 2                       # for transient failures only (exit 1)
     retry_delay = 300                 # seconds
-    timeout_grace = 60                # seconds added to a run's timeout
+    timeout_grace = 60                # seconds added to a run's timeout (default: [pusher]'s)
     [airflow.sources.NAME]            # per source: start_date, catchup, retries,
                                       # influx_conn_id, conn_id
     conn_id = "website_db"            # the source's URL/credentials from this Connection
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pusher.deploy.schedules import enabled_sources, to_cron
+from pusher.deploy.schedules import enabled_sources, timeout_grace, to_cron
 from pusher.errors import ConfigError
 from pusher.schedules import parse_schedule
 
@@ -70,6 +70,7 @@ class DagSpec:
     timezone: str
     settings: DagSettings
     execution_timeout: float = 0.0  # seconds: the run's timeout plus the grace
+    run_timeout: float = 0.0  # seconds: the run's own (`pusher collect --timeout`)
     granularity: str = "hourly"
     error: str | None = None
     max_active_runs: int = 1  # scheduled runs in order: each moves the watermark
@@ -167,7 +168,8 @@ def dag_specs(config: Path, start_date: str | None = None) -> list[DagSpec]:
     sources = data.get("sources", {})
     if not isinstance(sources, dict):
         raise ConfigError("must be a table", file=file, key="sources")
-    defaults = DagSettings(start_date=start_date or DEFAULT_START)
+    defaults = DagSettings(start_date=start_date or DEFAULT_START,
+                           timeout_grace=timeout_grace(data, file))
     settings = parse_settings(data.get("airflow", {}), file, sources, defaults)
     return [_spec(name, spec, data, file, timezone, tz, settings.get(name, settings[""]))
             for name, spec in sources.items()
@@ -180,17 +182,15 @@ def _spec(name: str, source: Any, data: Mapping[str, Any], file: str, timezone: 
                    schedule=None, timezone=timezone, settings=settings)
     try:
         [job] = enabled_sources({"sources": {name: source}}, file)
-        timeout = source.get("timeout")
-        if timeout is not None and (type(timeout) not in (int, float) or timeout <= 0):
-            raise ConfigError("must be a positive number of seconds", file=file,
-                              key=f"sources.{name}.timeout")
     except ConfigError as exc:
         return replace(spec, error=str(exc))
     schedule = parse_schedule(job.schedule, job.granularity)
     # Measured at a fixed moment, not now: a DAG that changes between parses is a new
     # DAG version in Airflow 3 (a cron period can differ by weekday or around DST).
-    run_timeout = schedule.run_timeout(timeout, tz, datetime(2026, 1, 5, tzinfo=tz))
+    run_timeout = schedule.run_timeout(job.timeout, tz, datetime(2026, 1, 5, tzinfo=tz))
+    # The task passes the run its timeout, and Airflow stops the task only the grace
+    # after it: the run records its own timeout first.
     return replace(spec, source_type=str(source.get("type", "")),
                    schedule=to_cron(job.schedule, job.granularity).cron,
-                   granularity=job.granularity.value,
+                   granularity=job.granularity.value, run_timeout=run_timeout,
                    execution_timeout=run_timeout + settings.timeout_grace)

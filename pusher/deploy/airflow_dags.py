@@ -59,6 +59,7 @@ def _dag(spec: DagSpec) -> Any:
                                   "source_type": spec.source_type,
                                   "influx_conn_id": settings.influx_conn_id,
                                   "conn_id": settings.conn_id,
+                                  "timeout": spec.run_timeout,
                                   # Without Airflow's catch-up, pusher's watermark fills gaps.
                                   "catch_up": not settings.catchup})
     return dag
@@ -113,14 +114,15 @@ def refuse(problem: str) -> None:
 
 def collect_task(source: str, config: str, source_type: str, influx_conn_id: str,
                  conn_id: str, catch_up: bool, data_interval_start: datetime,
-                 data_interval_end: datetime, dag_run: Any = None) -> None:
+                 data_interval_end: datetime, dag_run: Any = None,
+                 timeout: float | None = None) -> None:
     """Run `pusher collect` for the data interval; exit 1 is retried, anything else fails."""
     retryable, permanent, _ = _exceptions()
     # The worker's own $PUSHER_CONFIG wins: the DAG processor's path may not exist here.
     path = os.environ.get("PUSHER_CONFIG") or config
     scheduled = getattr(dag_run, "run_type", "") == "scheduled"
     argv = collect_argv(path, source, data_interval_start, data_interval_end,
-                        catch_up and scheduled)
+                        catch_up and scheduled, timeout)
     env = dict(os.environ)
     overrides = connection_overrides(source, source_type, influx_conn_id, conn_id)
     if overrides:
@@ -136,10 +138,14 @@ def collect_task(source: str, config: str, source_type: str, influx_conn_id: str
 
 
 def collect_argv(config: str, source: str, since: datetime, until: datetime,
-                 catch_up: bool) -> list[str]:
-    """The command for one data interval, with this interpreter (never a bare `pusher`)."""
+                 catch_up: bool, timeout: float | None = None) -> list[str]:
+    """The command for one data interval, with this interpreter (never a bare `pusher`);
+    `timeout`: the run's own, in seconds (the task's execution_timeout is that plus the
+    grace)."""
     argv = [sys.executable, "-m", "pusher", "--config", config, "collect", source,
             "--since", since.isoformat(), "--until", until.isoformat()]
+    if timeout:
+        argv += ["--timeout", f"{timeout:g}"]
     return [*argv, "--catch-up"] if catch_up else argv
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
+import math
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pusher.deploy.schedules import SourceJob, enabled_sources, to_cron
+from pusher.deploy.schedules import SourceJob, enabled_sources, timeout_grace, to_cron
 from pusher.errors import ConfigError
 from pusher.secrets import is_secret_name, variables
 
@@ -49,13 +50,14 @@ def render(text: str, file: str, options: Options) -> dict[str, list[Manifest]]:
         "setup-job.yaml": [_setup_job(options)],
     }
     owners: dict[str, str] = {}
+    grace = timeout_grace(data, file)
     for job in enabled_sources(data, file):
         name = dns_name(job.name)
         if name in owners:  # one CronJob would silently replace the other
             raise ConfigError(f"is CronJob pusher-{name} too, like source {owners[name]!r}: "
                               "rename one", file=file, key=f"sources.{job.name}")
         owners[name] = job.name
-        files[f"cronjob-{name}.yaml"] = [_cron_job(job, timezone, options)]
+        files[f"cronjob-{name}.yaml"] = [_cron_job(job, timezone, options, grace)]
     files["kustomization.yaml"] = [_kustomization(files, options)]
     return files
 
@@ -180,12 +182,29 @@ def _setup_job(options: Options) -> Manifest:
                                   "spec": _with_image(_pod_spec(["setup"]), options.image)}}}
 
 
-def _cron_job(job: SourceJob, timezone: str, options: Options) -> Manifest:
+def run_limits(job: SourceJob, period: int | None, grace: float) -> tuple[int, int]:
+    """(activeDeadlineSeconds, the run's --timeout) of a source's CronJob, in seconds.
+
+    The deadline leaves the grace above the run's own timeout, so the run stops its source
+    and records that before Kubernetes kills the pod, and stays under the period (at most
+    90% of it): with concurrencyPolicy Forbid a late run skips the next, never stacks. The
+    run's timeout is the source's `timeout` where it fits; by default, 90% of the period up
+    to an hour, less the grace. A grace of more than half of that room is cut to half.
+    """
+    period = period or 3600
+    room = int(period * 0.9)
+    grace = min(grace, room / 2)
+    wanted = job.timeout or min(period, 3600) * 0.9 - grace
+    timeout = max(1, int(min(wanted, room - grace)))
+    return timeout + math.ceil(grace), timeout
+
+
+def _cron_job(job: SourceJob, timezone: str, options: Options, grace: float) -> Manifest:
     schedule = to_cron(job.schedule, job.granularity, DELAY_MINUTES)
-    # A run may take most of its period, never more: Forbid then skips, not stacks.
-    deadline = max(60, int(min(schedule.period or 3600, 3600) * 0.9))
+    deadline, timeout = run_limits(job, schedule.period, grace)
     labels = {"pusher/source": dns_name(job.name)}
-    pod = _with_image(_pod_spec(["collect", job.name]), options.image)
+    pod = _with_image(_pod_spec(["collect", job.name, "--timeout", str(timeout)]),
+                      options.image)
     return {
         "apiVersion": "batch/v1", "kind": "CronJob",
         "metadata": _metadata(f"pusher-{dns_name(job.name)}", options, "collect", **labels),

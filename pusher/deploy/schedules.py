@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pusher.errors import ConfigError
 from pusher.reading import Granularity
-from pusher.schedules import parse_schedule
+from pusher.schedules import TIMEOUT_GRACE, parse_schedule
 
 # Presets that run once per window: a delay shifts them so the window has settled.
 _PRESETS = {"@hourly": ("{delay} * * * *", 3600), "@daily": ("{delay} 0 * * *", 86400),
@@ -64,6 +65,7 @@ class SourceJob:
     name: str
     schedule: str | None
     granularity: Granularity
+    timeout: float | None = None  # seconds: the source's own `timeout`, if it sets one
 
 
 def enabled_sources(data: Mapping[str, Any], file: str) -> Iterator[SourceJob]:
@@ -83,4 +85,24 @@ def enabled_sources(data: Mapping[str, Any], file: str) -> Iterator[SourceJob]:
             to_cron(schedule, granularity)
         except ValueError as exc:
             raise ConfigError(str(exc), file=file, key=f"{key}.schedule") from None
-        yield SourceJob(name, schedule, granularity)
+        timeout = spec.get("timeout")
+        if timeout is not None and not _seconds(timeout):
+            raise ConfigError("must be a positive number of seconds", file=file,
+                              key=f"{key}.timeout")
+        yield SourceJob(name, schedule, granularity, timeout)
+
+
+def timeout_grace(data: Mapping[str, Any], file: str) -> float:
+    """`[pusher] timeout_grace` of a raw config table: seconds, at least 0 (default 60)."""
+    base = data.get("pusher", {})
+    grace = base.get("timeout_grace", TIMEOUT_GRACE) if isinstance(base, dict) \
+        else TIMEOUT_GRACE
+    if not _seconds(grace, zero=True):
+        raise ConfigError("must be a number of seconds, at least 0", file=file,
+                          key="pusher.timeout_grace")
+    return float(grace)
+
+
+def _seconds(value: object, zero: bool = False) -> bool:
+    return (type(value) in (int, float) and math.isfinite(value)  # type: ignore[arg-type]
+            and (value >= 0 if zero else value > 0))  # type: ignore[operator]

@@ -9,6 +9,7 @@ from typing import Any
 
 import requests
 
+from pusher.bounded import BoundedSession
 from pusher.config import InfluxConfig
 from pusher.errors import PusherError
 from pusher.rollups.config import Rollup, RollupsConfig, Span
@@ -33,7 +34,7 @@ class InfluxQL:
     def __init__(self, influx: InfluxConfig, session: requests.Session | None = None):
         self.url = influx.url.rstrip("/") + "/query"
         self.timeout = influx.timeout
-        self.session = session or requests.Session()
+        self.session = session or BoundedSession()
         self.session.verify = influx.verify_ssl
         if influx.username or influx.password:
             self.session.auth = (influx.username, influx.password)

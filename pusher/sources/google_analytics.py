@@ -237,8 +237,14 @@ def _drop_connections(http: Any) -> None:
     connections = getattr(inner, "connections", None)
     if isinstance(connections, dict):
         for connection in list(connections.values()):
+            # httplib2 reconnects once after a dropped connection: not this one.
+            connection.connect = _given_up
             shut(getattr(connection, "sock", None))
         connections.clear()
+
+
+def _given_up() -> None:
+    raise ConnectionAbortedError("pusher gave up on this request")
 
 
 def http_problem(status: int, content: bytes, name: str) -> str:

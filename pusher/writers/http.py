@@ -14,6 +14,7 @@ from typing import Any
 
 import requests
 
+from pusher.bounded import request_within
 from pusher.config import InfluxConfig
 from pusher.writers import ServerAnswer, Unreachable, cause_name
 
@@ -21,7 +22,10 @@ ACK = 204
 
 
 class HttpWriter:
-    """POST a batch to `url` with `params`; raises unless InfluxDB acknowledged it."""
+    """POST a batch to `url` with `params`; raises unless InfluxDB acknowledged it.
+
+    `[influx] timeout` bounds each request whole (a trickling answer too).
+    """
 
     def __init__(self, influx: InfluxConfig, url: str, params: dict[str, str],
                  session: requests.Session | None = None):
@@ -43,9 +47,10 @@ class HttpWriter:
         if self.gzip:
             body = gzip.compress(body, compresslevel=1)
         try:
-            response = self.session.post(
-                self.url, params=self.params | self.destination(granularity), data=body,
-                headers=headers, timeout=self.timeout, allow_redirects=False)
+            response = request_within(
+                self.session, "POST", self.url, self.timeout,
+                params=self.params | self.destination(granularity), data=body,
+                headers=headers, allow_redirects=False)
         except requests.RequestException as exc:
             raise Unreachable(cause_name(exc), self.url) from exc
         check_answer(response, self.url)

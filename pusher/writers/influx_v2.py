@@ -10,10 +10,14 @@ org "-" and bucket "database/retention_policy", token "user:password".
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any
+
 from influxdb_client import InfluxDBClient, WriteService
 from influxdb_client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
+from pusher.bounded import RequestTimedOut, call_within, track_pools
 from pusher.config import InfluxConfig
 from pusher.writers import Unreachable, cause_name
 from pusher.writers.http import judge
@@ -32,13 +36,15 @@ class InfluxV2Writer:
             verify_ssl=influx.verify_ssl, retries=False,
         )
         self.service = WriteService(self.client.api_client)
+        # `[influx] timeout` bounds each request whole (call_within shuts its socket down).
+        track_pools(self.client.api_client.rest_client.pool_manager)
 
     def post(self, body: bytes, granularity: str = "hourly") -> None:
         try:
-            answer, status, answered = self.service.post_write_with_http_info(
-                self.org, self.influx.bucket_for(granularity), body,
-                precision=self.influx.precision, content_type="text/plain; charset=utf-8",
-                _return_http_data_only=False, _preload_content=False)
+            status, answered, text = call_within(
+                self.influx.timeout, partial(self._post, body, granularity))
+        except RequestTimedOut as exc:
+            raise Unreachable("Timeout", self.url) from exc
         except ApiException as exc:
             text = exc.body.decode(errors="replace") if isinstance(exc.body, bytes) \
                 else str(exc.body or exc.reason or "")
@@ -47,7 +53,15 @@ class InfluxV2Writer:
             raise AssertionError("judge returns only on 204") from None
         except (HTTPError, OSError) as exc:
             raise Unreachable(cause_name(exc), self.url) from exc
-        judge(status, answered, answer.data.decode(errors="replace"), self.url)
+        judge(status, answered, text, self.url)
+
+    def _post(self, body: bytes, granularity: str) -> tuple[int, Any, str]:
+        """(status, headers, body) of one write, the body read whole."""
+        answer, status, answered = self.service.post_write_with_http_info(
+            self.org, self.influx.bucket_for(granularity), body,
+            precision=self.influx.precision, content_type="text/plain; charset=utf-8",
+            _return_http_data_only=False, _preload_content=False)
+        return status, answered, answer.data.decode(errors="replace")
 
     def close(self) -> None:
         self.client.close()

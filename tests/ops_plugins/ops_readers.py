@@ -38,6 +38,14 @@ def hang(window: Window):
     yield Reading("never", {"v": 1})
 
 
+def slow(window: Window):
+    """A source that yields a reading every half second, for at most 100 s: pusher stops it
+    between readings at its timeout."""
+    for number in range(200):
+        yield Reading("slow", {"v": number}, {"n": str(number)})
+        time.sleep(0.5)
+
+
 def failing(window: Window):
     """A source whose upstream is broken."""
     raise RuntimeError("upstream says no")

@@ -1,0 +1,157 @@
+"""Issue 17 over HTTP: a server that accepts and never answers, or trickles a byte a second,
+in front of the Prometheus, Google Analytics and InfluxDB clients (tests/fault_proxy.py).
+
+A client's own timeout bounds each socket read, which a trickle passes for ever: each
+request is bounded whole. The time bounds are the issue's (a run that would hang 30 s or
+more ends within 15 s with a 3 s timeout), not speed figures.
+"""
+
+import time
+
+import pytest
+from cli_helpers import run_pusher
+from fault_proxy import stalling_server
+
+from pusher.config import InfluxConfig
+from pusher.writers import Unreachable
+from pusher.writers.influx_v1 import InfluxV1Writer
+from pusher.writers.influx_v2 import InfluxV2Writer
+
+INFLUX = """
+[pusher]
+state_dir = "state"
+[influx]
+url = "{influx}"
+api = "v1"
+timeout = 2
+retries = 0
+"""
+PROMETHEUS = """
+[sources.prom]
+type = "prometheus"
+url = "{url}"
+timeout = 3
+[[sources.prom.queries]]
+query = "up"
+measurement = "up"
+[[sources.prom.queries]]
+query = "sum(up)"
+measurement = "ups"
+"""
+GOOGLE_ANALYTICS = """
+[sources.ga]
+type = "google-analytics"
+granularity = "daily"
+property = "123456"
+credentials = "anonymous"
+endpoint = "{url}/"
+metrics = ["sessions"]
+dimensions = ["date"]
+timeout = 3
+"""
+
+
+def collect(tmp_path, text, *args):
+    config = tmp_path / "pusher.toml"
+    config.write_text(text)
+    started = time.monotonic()
+    done = run_pusher("collect", *args, config=config)
+    return done, time.monotonic() - started
+
+
+def summary(done, name):
+    return next(line for line in done.stderr.splitlines() if line.startswith(f"- {name} "))
+
+
+@pytest.mark.parametrize("mode", ["silent", "trickle"])
+def test_a_prometheus_that_never_answers_ends_the_run_at_its_timeout(tmp_path, mode):
+    """The issue's second case: 30 s per window per query whatever the timeout; six windows
+    took 180 s. Now the first request ends at the source's 3 s, and the rest are not asked."""
+    with stalling_server(mode) as server:
+        text = INFLUX.format(influx="http://127.0.0.1:1") + PROMETHEUS.format(url=server.url)
+        done, took = collect(tmp_path, text, "prom", "--dry-run", "--since", "6h")
+        assert took < 15, done.stderr
+        assert server.accepted == 1  # one request for the span, the second query not asked
+        limit = time.monotonic() + 10
+        while server.gone < server.accepted and time.monotonic() < limit:
+            time.sleep(0.05)  # the server notices the client going away on its next byte
+    assert done.returncode == 1
+    assert "[failed: timed out after 3s (the source's timeout): stopped at window 1 of 7; " \
+        "collect the rest with `pusher backfill prom --since " in summary(done, "prom")
+    assert "queries[0] up: no answer from Prometheus: timed out after 3s" in done.stderr
+    assert server.gone == server.accepted
+
+
+@pytest.mark.parametrize("mode", ["silent", "trickle"])
+def test_query_timeout_bounds_each_prometheus_request(tmp_path, mode):
+    """query_timeout (1 s here) under a larger source timeout: each query fails on its own
+    and the scheduled run stops at its first timed-out window."""
+    with stalling_server(mode) as server:
+        text = INFLUX.format(influx="http://127.0.0.1:1") + PROMETHEUS.format(
+            url=server.url).replace("timeout = 3", "timeout = 60\nquery_timeout = 1")
+        done, took = collect(tmp_path, text, "prom", "--dry-run")
+    assert took < 15, done.stderr
+    assert done.returncode == 1
+    assert "queries[0] up: no answer from Prometheus: timed out after 1s (query_timeout); " \
+        "queries[1] ups: no answer from Prometheus: timed out after 1s (query_timeout)" \
+        in done.stderr
+    assert "[failed: a query timed out: stopped at window 1 of 2; the next run resumes " \
+        "from the watermark" in summary(done, "prom")
+
+
+@pytest.mark.parametrize("mode", ["silent", "trickle"])
+def test_a_google_analytics_api_that_never_answers_ends_at_the_timeout(tmp_path, mode):
+    with stalling_server(mode) as server:
+        text = INFLUX.format(influx="http://127.0.0.1:1") + GOOGLE_ANALYTICS.format(
+            url=server.url)
+        done, took = collect(tmp_path, text, "ga", "--dry-run", "--since", "3d")
+        assert took < 15, done.stderr
+        limit = time.monotonic() + 10
+        while server.gone < server.accepted and time.monotonic() < limit:
+            time.sleep(0.05)
+        assert server.gone == server.accepted == 1
+    assert done.returncode == 1
+    assert "no answer from Google Analytics: timed out after 3s (the source's timeout)" \
+        in done.stderr
+    assert "[failed: timed out after 3s" in summary(done, "ga")
+
+
+def writers(url):
+    v1 = InfluxConfig(url=url, api="v1", timeout=1.0)
+    v2 = InfluxConfig(url=url, api="v2", org="o", token="t", timeout=1.0)
+    return [InfluxV1Writer(v1), InfluxV2Writer(v2)]
+
+
+@pytest.mark.parametrize("mode", ["silent", "trickle"])
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_influx_timeout_bounds_a_write_whole(mode, api):
+    """[influx] timeout bounds each write request: a trickle no longer passes it."""
+    with stalling_server(mode) as server:
+        writer = dict(zip(["v1", "v2"], writers(server.url), strict=True))[api]
+        started = time.monotonic()
+        with pytest.raises(Unreachable) as caught:
+            writer.post(b"m f=1 1\n")
+        assert time.monotonic() - started < 10
+        writer.close()
+    assert str(caught.value).startswith("Timeout posting to http://127.0.0.1:")
+
+
+def test_a_stalled_influxdb_leaves_the_points_in_the_spool(tmp_path):
+    """A run against an InfluxDB that trickles ends within the bound; its points wait in
+    the spool (the watermark lookup and the write both gave up after [influx] timeout)."""
+    (tmp_path / "readers.py").write_text(
+        "from pusher.reading import Reading\n"
+        "def two(window):\n"
+        "    yield Reading('m', {'v': 1}, {'k': 'a'})\n"
+        "    yield Reading('m', {'v': 2}, {'k': 'b'})\n")
+    with stalling_server("trickle") as server:
+        text = INFLUX.format(influx=server.url) + """
+[sources.py]
+type = "python"
+callable = "readers:two"
+"""
+        done, took = collect(tmp_path, text, "py")
+    assert took < 30, done.stderr
+    assert done.returncode == 1
+    assert "spooled=4" in summary(done, "py"), done.stderr
+    assert "Timeout" in done.stderr
