@@ -19,12 +19,15 @@ import requests
 
 from pusher.bounded import BoundedSession
 from pusher.config import Config, InfluxConfig
+from pusher.deadline import Deadline, within
 from pusher.errors import ConfigError
 from pusher.influx_access import Grant, bucket_grants, check_access, least_privilege
 from pusher.lineprotocol import Encoder
 from pusher.probe import probe_window, run_probe
 from pusher.sources import checked_source, source_probes
 from pusher.writers import SETUP_HINT, one_line, with_setup_hint
+
+CHECK_TIMEOUT = 30.0  # seconds a source's check may take, its requests and connects
 
 
 @dataclass
@@ -71,7 +74,10 @@ def check_source(config: Config, name: str, now: datetime) -> Iterator[Check]:
         return
     check = getattr(source, "check", None)
     try:
-        yield Check(subject, True, str(check(dict(options))) if check else "options valid")
+        # A check is cheap: a server that does not answer it in this time is a failure.
+        with within(Deadline(CHECK_TIMEOUT)):
+            described = str(check(dict(options))) if check else "options valid"
+        yield Check(subject, True, described)
         probes = source_probes(source, options)
     except Exception as exc:
         yield Check(subject, False, _reason(exc))
@@ -79,7 +85,8 @@ def check_source(config: Config, name: str, now: datetime) -> Iterator[Check]:
     window = probe_window(now, spec.granularity)
     encoder = Encoder(config.influx.precision)
     for label, read in probes:
-        result = run_probe(label, read, window, encoder)
+        with within(Deadline(CHECK_TIMEOUT)):  # each probe, like the check
+            result = run_probe(label, read, window, encoder)
         yield Check(f"{subject} {label}".rstrip(), result.ok, result.describe())
 
 
