@@ -7,6 +7,7 @@ more ends within 15 s with a 3 s timeout), not speed figures.
 """
 
 import time
+from datetime import UTC, datetime
 
 import pytest
 from cli_helpers import run_pusher
@@ -154,4 +155,73 @@ callable = "readers:two"
     assert took < 30, done.stderr
     assert done.returncode == 1
     assert "spooled=4" in summary(done, "py"), done.stderr
-    assert "Timeout" in done.stderr
+    assert "cannot read the watermark of py from InfluxDB: InfluxDB at " in done.stderr
+    assert "/query unreachable (Timeout)" in done.stderr
+    assert "/write unreachable (Timeout)" in summary(done, "py")
+
+
+def test_prometheus_is_given_the_bound_as_its_own_evaluation_timeout(prometheus):
+    """The server stops evaluating a query pusher stopped waiting for (Prometheus' HTTP API
+    `timeout` parameter), here 7 s of query_timeout under a run of 60 s."""
+    from fault_proxy import fault_proxy
+
+    from pusher.deadline import Deadline, within
+    from pusher.reading import Granularity, Window
+    from pusher.sources.prometheus import prometheus as source
+
+    asked = []
+    prometheus.wait_for_samples("up")
+    with fault_proxy(prometheus.url) as proxy:
+        proxy.fault_for = lambda path, body: asked.append(path)  # records, forwards
+        window = Window.containing(datetime.now(UTC), Granularity.HOURLY)
+        with within(Deadline(60)):
+            readings = list(source(window, url=proxy.url, query_timeout=7,
+                                   queries=[{"query": "up", "measurement": "up"}]))
+    assert readings
+    assert len(asked) == 1 and "timeout=7.000" in asked[0]
+
+
+def test_a_google_analytics_retry_that_would_outlast_the_run_is_not_made():
+    from googleapiclient.http import HttpMockSequence
+    from test_source_google_analytics import error, run_source
+
+    from pusher.deadline import Deadline, TimedOut, within
+
+    slept = []
+    http = HttpMockSequence([error(429, "RESOURCE_EXHAUSTED", "Exhausted property tokens")])
+    with within(Deadline(1.5)), pytest.raises(TimedOut) as caught:  # the first wait: 2 s
+        run_source(http, sleep=slept.append)
+    assert slept == [] and "no retry: the run has " in str(caught.value)
+    assert str(caught.value).startswith("Google Analytics quota exhausted for "
+                                        "properties/123456 (HTTP 429")
+
+
+def test_the_documented_query_timeout_defaults():
+    import inspect
+
+    from pusher.sources.google_analytics import google_analytics
+    from pusher.sources.prometheus import prometheus as source
+    from pusher.sources.sql import sql
+
+    def default(function):
+        return inspect.signature(function).parameters["query_timeout"].default
+
+    # docs/operations.md, Timeouts: Prometheus 30 s, GA 60 s, SQL the run's time left.
+    assert (default(source), default(google_analytics), default(sql)) == (30.0, 60.0, None)
+
+
+def test_validate_gives_a_source_probe_a_bound(tmp_path, monkeypatch):
+    """`pusher validate` fails a probe that gets no answer (30 s; 1 s here) in one line."""
+    from pusher import validate
+    from pusher.config import load_config
+
+    monkeypatch.setattr(validate, "CHECK_TIMEOUT", 1.0)
+    with stalling_server("trickle") as server:
+        config = tmp_path / "pusher.toml"
+        config.write_text(INFLUX.format(influx="http://127.0.0.1:1") + PROMETHEUS.format(
+            url=server.url).replace("timeout = 3", "query_timeout = 60"))
+        started = time.monotonic()
+        check = validate.check_source(load_config(config), "prom")
+        assert time.monotonic() - started < 10
+    assert not check.ok
+    assert "timed out after 1s (the source's timeout)" in check.message
