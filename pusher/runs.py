@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pusher.config import Config, SourceConfig
-from pusher.deadline import Deadline, seconds_text
+from pusher.deadline import Deadline
 from pusher.excerpt import keep_reason
 from pusher.lineprotocol import Encoder
 from pusher.pipeline import Run, RunRecord, collect
@@ -157,10 +157,7 @@ def collect_windows(context: RunContext, spec: SourceConfig, source: Source,
 def stopped_early(spec: SourceConfig, windows: Sequence[Window], record: RunRecord,
                   deadline: Deadline, resumes: bool) -> str:
     """The run's first error when a window timed out: how far it got, what comes next."""
-    if deadline.expired():
-        why = f"timed out after {seconds_text(deadline.seconds or 0)}s (the source's timeout)"
-    else:
-        why = "a query timed out"
+    why = str(deadline.error()) if deadline.expired() else "a query timed out"
     # The loop stopped at the window that timed out: the last one counted.
     failed = record.windows - 1
     said = f"{why}: stopped at window {failed + 1} of {len(windows)}"
