@@ -215,6 +215,7 @@ def test_validate_gives_a_source_probe_a_bound(tmp_path, monkeypatch):
     from pusher import validate
     from pusher.config import load_config
 
+    assert validate.CHECK_TIMEOUT == 30.0  # docs/operations.md, Timeouts
     monkeypatch.setattr(validate, "CHECK_TIMEOUT", 1.0)
     with stalling_server("trickle") as server:
         config = tmp_path / "pusher.toml"

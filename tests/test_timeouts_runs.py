@@ -88,6 +88,11 @@ def test_a_catch_up_stops_at_its_first_timed_out_window(tmp_path, influxdb1, inf
         "the next run resumes from the watermark" in summary(done)
     assert asked(tmp_path) == [(mark + timedelta(hours=n)).isoformat() for n in range(3)]
     assert Watermarks(tmp_path / "state").get("paced") == mark + timedelta(hours=2)
+    # What was read is kept: the finished windows and what the timed-out one yielded.
+    written = influxdb1.select("SELECT \"v\" FROM \"paced\" WHERE \"n\" = 'first'",
+                               db=influx_db)
+    assert [p["time"] for p in written] == [
+        int((mark + timedelta(hours=n)).timestamp()) for n in range(3)]
     status = run_pusher("status", config=config)
     assert "last failure of paced: timed out after 2s (the source's timeout)" in status.stdout
     # The next run, with a quick source, resumes there and collects the rest.
@@ -122,6 +127,13 @@ def test_timeout_on_the_command_line_wins(tmp_path):
     assert time.monotonic() - started < 15
     assert "[failed: timed out after 1s (the source's timeout): stopped at window 1 of 2" \
         in summary(done)
+    since = now - timedelta(hours=1)
+    started = time.monotonic()
+    done = run_pusher("backfill", "paced", "--dry-run", "--since", since.isoformat(),
+                      "--until", now.isoformat(), "--timeout", "1", config=config)
+    assert time.monotonic() - started < 15
+    assert done.returncode == 1
+    assert "timed out after 1s (the source's timeout) (chunk " in done.stderr
 
 
 def test_a_backfill_stops_at_its_first_timed_out_chunk_and_resumes(tmp_path, influxdb1,
@@ -167,6 +179,27 @@ def test_a_callable_is_stopped_between_readings(capsys):
     assert record.timed_out and record.readings == 2
     assert record.errors == [f"{window}: timed out after 0.1s (the source's timeout)"]
     assert capsys.readouterr().out.count("\n") == 2
+
+
+def test_a_source_that_honours_the_deadline_is_not_stopped_between_readings(capsys):
+    """docs/plugins.md: `honours_deadline = True` says every wait is bounded by
+    deadline.bound(); such a source ends its own run (pusher's sql, prometheus and GA do)."""
+    from pusher.sources import load_source
+
+    def bounded(window):
+        yield from _slow(window)
+
+    bounded.honours_deadline = True  # type: ignore[attr-defined]
+    window = Window(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, 1, tzinfo=UTC),
+                    Granularity.HOURLY)
+    run = Run("bounded", bounded, {}, "hourly", Encoder("s"), StdoutSink(sys.stdout),
+              deadline=Deadline(0.1))
+    record = collect(run, [window])
+    assert record.readings == 3 and not record.errors
+    assert capsys.readouterr().out.count("\n") == 3
+    assert all(load_source(kind).honours_deadline
+               for kind in ("sql", "prometheus", "google-analytics"))
+    assert not getattr(load_source("python"), "honours_deadline", False)
 
 
 def test_bound_and_time_left_for_sources():

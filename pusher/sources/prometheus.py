@@ -77,6 +77,8 @@ def read_windows(windows: Sequence[Window], **options: Any
 
 
 prometheus.read_windows = read_windows  # type: ignore[attr-defined]
+# Every request is bounded by deadline.bound() (prometheus_api.Client._get).
+prometheus.honours_deadline = True  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
