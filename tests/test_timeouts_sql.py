@@ -192,3 +192,23 @@ def test_no_deadline_means_no_limit(tmp_path):
     readings = list(sql(window, url=f"sqlite:///{path}",
                         queries=[{"measurement": "q", "sql": "SELECT 1 AS n WHERE :start < :end"}]))
     assert [r.fields for r in readings] == [{"n": 1}]
+
+
+def test_a_postgres_that_never_answers_the_connect_ends_at_the_timeout(tmp_path):
+    """libpq waits for ever on a server that accepts and never answers; connect_timeout
+    (the run's time left) ends the run at its timeout, once, not once a window."""
+    from fault_proxy import stalling_server
+
+    with stalling_server("silent") as server:
+        port = server.url.rsplit(":", 1)[1]
+        url = f"postgresql+psycopg2://pusher:secret@127.0.0.1:{port}/pusher"
+        config = write_config(tmp_path, url, [("slow", QUICK, "")])
+        started = time.monotonic()
+        done = run_pusher("collect", "db", "--dry-run", "--since", "4h", config=config)
+        assert time.monotonic() - started < 15, done.stderr
+    assert done.returncode == 1
+    assert "cannot connect to postgresql+psycopg2://pusher:***@127.0.0.1:" in done.stderr
+    assert "timeout expired" in done.stderr
+    summary = next(line for line in done.stderr.splitlines() if line.startswith("- db "))
+    assert "stopped at window 1 of 5" in summary
+    assert "secret" not in done.stderr
