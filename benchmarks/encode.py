@@ -49,3 +49,29 @@ def encode_figure(count: int) -> dict[str, float]:
 def _start_of(done: int) -> datetime:
     """Where a chunk's times begin, so that chunks continue one another."""
     return START + timedelta(seconds=done // SERIES)
+
+
+def pipe_figure(count: int, batch: int = 1_000) -> dict[str, float]:
+    """Seconds to encode `count` readings, and to pickle and unpickle them in lists of
+    `batch`: what running a python callable in a child process would add per reading
+    before the pipe itself (docs/operations.md, "Timeouts")."""
+    import pickle
+
+    encode = Encoder("s").encode
+    totals = {"encode": 0.0, "pickle": 0.0}
+    done = 0
+    while done < count:
+        chunk = list(readings(min(CHUNK, count - done), start=_start_of(done)))
+        gc.collect()
+        started = time.perf_counter()
+        for reading in chunk:
+            encode(reading, "hourly", 0)
+        totals["encode"] += time.perf_counter() - started
+        gc.collect()
+        started = time.perf_counter()
+        for at in range(0, len(chunk), batch):
+            sent = pickle.loads(pickle.dumps(chunk[at:at + batch], pickle.HIGHEST_PROTOCOL))
+        totals["pickle"] += time.perf_counter() - started
+        assert sent == chunk[-len(sent):], "the readings did not survive pickling"
+        done += len(chunk)
+    return totals

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.backfill import backfill_figure, history_server
-from benchmarks.encode import encode_figure
+from benchmarks.encode import encode_figure, pipe_figure
 from benchmarks.prom import decode_figure, prometheus_figure, span_memory
 from benchmarks.push import (
     ROOT,
@@ -50,7 +50,16 @@ def encode_figures(sizes: Sizes) -> list[Figure]:
     return [Figure(f"encode {sizes.encode:,} readings", "influxdb_client Point", sizes.encode,
                    took["pusher"], took["point"], ">= 5x", 5.0),
             Figure(f"encode {sizes.encode:,} readings", "reference f-string encoder",
-                   sizes.encode, took["pusher"], took["reference"], ">= 1.0x", 1.0)]
+                   sizes.encode, took["pusher"], took["reference"], ">= 1.0x", 1.0),
+            pipe_figure_row(sizes.encode)]
+
+
+def pipe_figure_row(count: int) -> Figure:
+    """What a python callable in a child process would cost (docs/operations.md)."""
+    took = pipe_figure(count)
+    return Figure(f"encode {count:,} readings in-process",
+                  "pickle + unpickle them in lists of 1,000 (a callable in a child)", count,
+                  took["encode"], took["pickle"], "report (the child's extra cost)", None)
 
 
 def push_figures(sizes: Sizes, workdir: Path) -> list[Figure]:

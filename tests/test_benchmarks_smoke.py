@@ -12,7 +12,7 @@ if str(ROOT) not in sys.path:  # `benchmarks` is a top-level directory, not inst
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.backfill import backfill_figure, history_server  # noqa: E402
-from benchmarks.encode import encode_figure  # noqa: E402
+from benchmarks.encode import encode_figure, pipe_figure  # noqa: E402
 from benchmarks.prom import decode_figure, prometheus_figure, span_memory  # noqa: E402
 from benchmarks.push import (  # noqa: E402
     compare,
@@ -28,6 +28,12 @@ def test_encoders_agree_and_are_all_timed():
     # encode_figure itself checks that pusher's lines equal the reference encoder's.
     took = encode_figure(2_500)
     assert set(took) == {"pusher", "reference", "point"} and all(v > 0 for v in took.values())
+
+
+def test_the_pipe_figure_times_both_sides():
+    # pipe_figure itself checks that the readings survive pickling.
+    took = pipe_figure(2_500, batch=1_000)
+    assert set(took) == {"encode", "pickle"} and all(v > 0 for v in took.values())
 
 
 @pytest.mark.parametrize("server", ["influxdb1", "influxdb2"])
