@@ -210,19 +210,32 @@ def test_the_documented_query_timeout_defaults():
     assert (default(source), default(google_analytics), default(sql)) == (30.0, 60.0, None)
 
 
-def test_validate_gives_a_source_probe_a_bound(tmp_path, monkeypatch):
-    """`pusher validate` fails a probe that gets no answer (30 s; 1 s here) in one line."""
+def test_validate_gives_a_source_check_and_each_probe_a_bound(tmp_path, monkeypatch):
+    """`pusher validate` fails a check or a probe that gets no answer in time (30 s each;
+    1 s here) in one line: a Prometheus that trickles, a callable that never ends."""
     from pusher import validate
     from pusher.config import load_config
 
     assert validate.CHECK_TIMEOUT == 30.0  # docs/operations.md, Timeouts
     monkeypatch.setattr(validate, "CHECK_TIMEOUT", 1.0)
+    (tmp_path / "readers.py").write_text(
+        "import time\nfrom pusher.reading import Reading\n"
+        "def slow(window):\n"
+        "    for number in range(200):\n"
+        "        yield Reading('slow', {'v': number}, {'n': str(number)})\n"
+        "        time.sleep(0.5)\n")
     with stalling_server("trickle") as server:
         config = tmp_path / "pusher.toml"
         config.write_text(INFLUX.format(influx="http://127.0.0.1:1") + PROMETHEUS.format(
-            url=server.url).replace("timeout = 3", "query_timeout = 60"))
+            url=server.url).replace("timeout = 3", "query_timeout = 60")
+            + '[sources.slowpy]\ntype = "python"\ncallable = "readers:slow"\n')
+        loaded, now = load_config(config), datetime.now(UTC)
         started = time.monotonic()
-        check = validate.check_source(load_config(config), "prom")
-        assert time.monotonic() - started < 10
-    assert not check.ok
-    assert "timed out after 1s (the source's timeout)" in check.message
+        checks = list(validate.check_source(loaded, "prom", now))
+        checks += list(validate.check_source(loaded, "slowpy", now))
+        assert time.monotonic() - started < 20
+    assert [(check.subject, check.ok) for check in checks] == [
+        ("source prom (prometheus)", False), ("source slowpy (python)", True),
+        ("source slowpy (python)", False)]
+    assert "timed out after 1s" in checks[0].message
+    assert "timed out after 1s" in checks[2].message

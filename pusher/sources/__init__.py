@@ -35,7 +35,7 @@ import inspect
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import cache, partial
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pusher.deadline import current
 from pusher.errors import ConfigError, SourceError
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 ENTRY_POINT_GROUP = "pusher.sources"
 Source = Callable[..., Iterable[Reading]]
+T = TypeVar("T")
 # pusher's own types, exactly as setup.cfg registers them (a test compares the two). Loading
 # one of these skips the scan of every installed package's metadata: importing
 # importlib.metadata alone costs about as much as click when a command starts.
@@ -187,7 +188,8 @@ def _alone(source: Callable[..., Iterable[object]], options: Mapping[str, Any], 
 
 def _called_with(source: Callable[..., Iterable[object]], options: Mapping[str, Any],
                  window: Window) -> Iterable[object]:
-    return source(window, **options)
+    # As in a run: a callable is stopped between readings once its probe's time is up.
+    return _called(source, window, options)
 
 
 def window_readings(source: Source, windows: Sequence[Window],
@@ -207,7 +209,8 @@ def window_readings(source: Source, windows: Sequence[Window],
     return opened
 
 
-def _called(source: Source, window: Window, options: Mapping[str, Any]) -> Iterator[Reading]:
+def _called(source: Callable[..., Iterable[T]], window: Window, options: Mapping[str, Any]
+            ) -> Iterator[T]:
     deadline = current()  # read when the window's readings are first asked for
     if deadline.seconds is None or getattr(source, "honours_deadline", False):
         yield from source(window, **options)
