@@ -120,13 +120,25 @@ class FaultProxy:
 @contextmanager
 def fault_proxy(upstream: str) -> Iterator[FaultProxy]:
     proxy = FaultProxy(upstream)
-    thread = threading.Thread(target=proxy.server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield proxy
-    finally:
+
+    def stop() -> None:
         proxy.server.shutdown()
         proxy.server.server_close()
+
+    with serving(proxy.server.serve_forever, stop):
+        yield proxy
+
+
+@contextmanager
+def serving(serve: Callable[[], None], stop: Callable[[], None]) -> Iterator[None]:
+    """`serve` in a thread while the block runs; then `stop`, and the thread is waited for."""
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop()
+        thread.join()
 
 
 class StallingServer:
@@ -199,11 +211,10 @@ class StallingServer:
 def stalling_server(mode: str, interval: float = 1.0, limit: float = 120.0
                     ) -> Iterator[StallingServer]:
     server = StallingServer(mode, interval, limit)
-    thread = threading.Thread(target=server.serve, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
+
+    def stop() -> None:
         server.stopping.set()
         server.listener.close()
-        thread.join()
+
+    with serving(server.serve, stop):
+        yield server

@@ -3,12 +3,12 @@ a few times the configured timeouts and writes every other source (real InfluxDB
 PostgreSQL, SQLite; loopback servers that never answer in front of the HTTP clients).
 """
 
-import sqlite3
 import time
 from contextlib import ExitStack
 
 from cli_helpers import run_pusher
 from fault_proxy import stalling_server
+from test_timeouts_sql import held_sqlite
 
 HUNG = ("prom", "ga", "pg", "lite", "slowpy")
 READERS = '''
@@ -26,27 +26,14 @@ def slow(window):
 '''
 
 
-def locked_sqlite(tmp_path, stack):
-    """A SQLite file (rollback journal) that a writer holds with an exclusive lock."""
-    path = tmp_path / "site.sqlite"
-    with sqlite3.connect(path) as db:
-        db.execute("PRAGMA journal_mode = DELETE")
-        db.execute("CREATE TABLE events (created_at TEXT)")
-    db.close()
-    writer = sqlite3.connect(path, isolation_level=None)
-    writer.execute("BEGIN EXCLUSIVE")
-    stack.callback(writer.close)
-    stack.callback(writer.execute, "ROLLBACK")
-    return path
-
-
 def test_collect_all_with_a_hung_source_of_each_kind(tmp_path, influxdb1, influx_db,
                                                      postgres):
     (tmp_path / "readers.py").write_text(READERS)
     with ExitStack() as stack:
         prometheus = stack.enter_context(stalling_server("silent"))
         analytics = stack.enter_context(stalling_server("trickle"))
-        lite = locked_sqlite(tmp_path, stack)
+        lite = stack.enter_context(held_sqlite(tmp_path / "site.sqlite",
+                                               "CREATE TABLE events (created_at TEXT)"))
         config = tmp_path / "pusher.toml"
         config.write_text(f"""
 [pusher]
@@ -78,7 +65,7 @@ measurement = "slow"
 sql = "SELECT 1 AS n FROM pg_sleep(60) WHERE CAST(:start AS timestamptz) < :end"
 [sources.lite]
 type = "sql"
-url = "sqlite:///{lite}"
+url = "{lite}"
 timeout = 3
 [[sources.lite.queries]]
 measurement = "events"

@@ -12,7 +12,10 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from cli_helpers import run_pusher
@@ -112,20 +115,29 @@ def test_a_killed_pusher_leaves_no_query_running(tmp_path, postgres):
     assert running(postgres) == 0
 
 
-@pytest.fixture
-def locked_sqlite(tmp_path):
-    """A SQLite file in rollback-journal mode with a writer holding an exclusive lock."""
-    path = tmp_path / "site.sqlite"
+@contextmanager
+def held_sqlite(path: Path, schema: str) -> Iterator[str]:
+    """A SQLite file (rollback journal) with `schema`, held by a writer's exclusive lock;
+    gives its URL."""
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA journal_mode = DELETE")
-        db.execute("CREATE TABLE events (kind TEXT, created_at TEXT)")
+        db.execute(schema)
     db.close()
     writer = sqlite3.connect(path, isolation_level=None)
     writer.execute("BEGIN EXCLUSIVE")
-    writer.execute("INSERT INTO events VALUES ('login', '2026-11-27 10:00:00')")
-    yield f"sqlite:///{path}"
-    writer.execute("ROLLBACK")
-    writer.close()
+    writer.execute("INSERT INTO events (created_at) VALUES ('2026-11-27 10:00:00')")
+    try:
+        yield f"sqlite:///{path}"
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+@pytest.fixture
+def locked_sqlite(tmp_path):
+    with held_sqlite(tmp_path / "site.sqlite",
+                     "CREATE TABLE events (kind TEXT, created_at TEXT)") as url:
+        yield url
 
 
 def test_a_locked_sqlite_file_fails_once_at_the_timeout_not_each_window(tmp_path,
