@@ -44,7 +44,7 @@ class BoundedSession(requests.Session):
         call = partial(super().request, method, url, *args, **kwargs)
         if not isinstance(timeout, int | float):
             return call()
-        return call_within(float(timeout), call)
+        return _whole(float(timeout), call)
 
 
 def call_within(seconds: float, call: Callable[[], T],
@@ -83,8 +83,18 @@ def request_within(session: requests.Session, method: str, url: str, seconds: fl
     """`session.request(...)`, read whole, in at most `seconds`; RequestTimedOut after."""
     track_session(session)
     # The per-read timeout too: a request given up on ends itself even if not shut down.
-    return call_within(seconds, partial(session.request, method, url, timeout=seconds,
-                                        **kwargs))
+    return _whole(seconds, partial(session.request, method, url, timeout=seconds, **kwargs))
+
+
+def _whole(seconds: float, call: Callable[[], requests.Response]) -> requests.Response:
+    """A request whose per-read timeout is its whole bound: the two are due together, and
+    whichever comes first, it is the same bound that passed."""
+    try:
+        return call_within(seconds, call)
+    except RequestTimedOut:
+        raise
+    except requests.exceptions.Timeout:  # its own read (or connect) timeout came first
+        raise RequestTimedOut(seconds) from TimeoutError()
 
 
 def shut(sock: socket.socket | None) -> None:

@@ -239,3 +239,18 @@ def test_validate_gives_a_source_check_and_each_probe_a_bound(tmp_path, monkeypa
         ("source slowpy (python)", False)]
     assert "timed out after 1s" in checks[0].message
     assert "timed out after 1s" in checks[2].message
+
+
+def test_a_request_whose_own_read_timeout_comes_first_has_timed_out_all_the_same():
+    """A request's whole bound and its per-read timeout are due together; when the read
+    timeout fires first (a loaded machine), it is the same bound that passed: the same
+    error, not 'cannot reach'."""
+    from functools import partial
+
+    import requests
+
+    from pusher.bounded import RequestTimedOut, _whole
+
+    with stalling_server("silent") as server, pytest.raises(RequestTimedOut) as caught:
+        _whole(30, partial(requests.Session().get, server.url, timeout=0.5))
+    assert caught.value.seconds == 30

@@ -224,7 +224,7 @@ def _attempt(request: Any, seconds: float) -> dict[str, Any]:
     try:
         answer: dict[str, Any] = call_within(seconds, partial(request.execute, num_retries=0),
                                              cancel=partial(_drop_connections, request.http))
-    except RequestTimedOut:
+    except (RequestTimedOut, TimeoutError):  # ours, or httplib2's socket timeout first
         raise timed_out(seconds, "no answer from Google Analytics: ") from None
     return answer
 
