@@ -122,7 +122,8 @@ def test_the_grace_defaults_to_the_pusher_table(tmp_path: Path):
 def test_the_run_gets_its_timeout_on_the_command_line():
     start, end = datetime(2026, 11, 2, 1, tzinfo=UTC), datetime(2026, 11, 2, 2, tzinfo=UTC)
     argv = collect_argv("p.toml", "db", start, end, catch_up=True, timeout=120.0)
-    assert argv[-4:] == ["2026-11-02T02:00:00+00:00", "--timeout", "120", "--catch-up"]
+    assert argv[-8:] == ["db", "--timeout", "120", "--since", "2026-11-02T01:00:00+00:00",
+                         "--until", "2026-11-02T02:00:00+00:00", "--catch-up"]
 
 
 def test_pusher_dags_start_is_the_default_start_date(tmp_path: Path):

@@ -142,10 +142,10 @@ def collect_argv(config: str, source: str, since: datetime, until: datetime,
     """The command for one data interval, with this interpreter (never a bare `pusher`);
     `timeout`: the run's own, in seconds (the task's execution_timeout is that plus the
     grace)."""
-    argv = [sys.executable, "-m", "pusher", "--config", config, "collect", source,
-            "--since", since.isoformat(), "--until", until.isoformat()]
+    argv = [sys.executable, "-m", "pusher", "--config", config, "collect", source]
     if timeout:
         argv += ["--timeout", f"{timeout:g}"]
+    argv += ["--since", since.isoformat(), "--until", until.isoformat()]
     return [*argv, "--catch-up"] if catch_up else argv
 
 
