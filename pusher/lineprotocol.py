@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from pusher.errors import RefusedReading
+from pusher.excerpt import excerpt
 from pusher.reading import Reading
 
 GRANULARITY_TAG = "granularity"
@@ -163,11 +164,16 @@ class Encoder:
             # (Equal content, measurement and granularity: the same series, by definition.)
             series = self._last[2]
         else:
+            if tags and type(tags) is not dict and not isinstance(tags, Mapping):
+                raise RefusedReading(f"tags {excerpt(repr(tags))} are not a mapping")
             # Keys then values: unambiguous (same length, same number of tags) and, unlike
             # items(), it builds no pair per tag.
             cache_key = (measurement, gran, *tags, *tags.values()) if tags else (
                 measurement, gran)
-            found = self._series.get(cache_key)
+            try:
+                found = self._series.get(cache_key)
+            except TypeError:  # an unhashable name or value: refused by _series_key
+                found = self._series_key(measurement, tags, gran)
             series = self._new_series(cache_key, measurement, tags, gran) if found is None \
                 else found
             if tags is self._tags and tags:
@@ -178,6 +184,8 @@ class Encoder:
         fields = reading.fields
         if not fields:
             raise RefusedReading("no fields")
+        if type(fields) is not dict and not isinstance(fields, Mapping):
+            raise RefusedReading(f"fields {excerpt(repr(fields))} are not a mapping")
         keys = self._field_keys
         parts = []
         mask = 0  # which field keys: one bit per key this encoder has seen
@@ -203,8 +211,10 @@ class Encoder:
         else:
             # Readings of one row or one query usually share their time object.
             if moment is not self._moment:
-                self._moment = moment
-                self._moment_stamp = str(to_timestamp(moment, self.precision))
+                if not isinstance(moment, datetime):
+                    raise RefusedReading(f"time {excerpt(repr(moment))} is not a datetime")
+                stamp = str(to_timestamp(moment, self.precision))
+                self._moment, self._moment_stamp = moment, stamp
             stamp = self._moment_stamp
         self.series, self.stamp, self.fields_mask = series, stamp, mask
         return f"{series} {','.join(parts)} {stamp}"
@@ -219,15 +229,17 @@ class Encoder:
 
     def _new_series(self, cache_key: tuple[object, ...], measurement: str,
                     tags: Mapping[str, str] | None, gran: object) -> str:
-        series = self._series_key(measurement, tags, str(gran))
+        series = self._series_key(measurement, tags, gran)
         if len(self._series) >= _SERIES_CACHE_LIMIT:
             self._series.clear()
         self._series[cache_key] = series
         return series
 
     @staticmethod
-    def _series_key(measurement: str, tags: Mapping[str, str] | None, gran: str) -> str:
-        pairs = [(GRANULARITY_TAG, GRANULARITY_TAG, escape_key("granularity", gran))]
+    def _series_key(measurement: str, tags: Mapping[str, str] | None, gran: object) -> str:
+        if not isinstance(gran, str):
+            raise RefusedReading(f"granularity {excerpt(repr(gran))} is not a string")
+        pairs = [(GRANULARITY_TAG, GRANULARITY_TAG, escape_key("granularity", str(gran)))]
         for key, value in (tags or {}).items():
             if key == GRANULARITY_TAG:
                 raise RefusedReading(
@@ -256,6 +268,15 @@ def _field_key(key: str) -> str:
         # InfluxDB skips blanks before the first field, and a tab cannot be escaped.
         raise RefusedReading(f"field key {key!r} starts with a tab")
     return escaped
+
+
+def split_lines(body: bytes) -> list[str]:
+    """Lines of newline-terminated line protocol; str.splitlines would also cut at \x1c,
+    \x85, U+2028 and other characters that a string field may hold."""
+    text = body.decode("utf-8")
+    if not text:
+        return []
+    return text.split("\n")[:-1] if text.endswith("\n") else text.split("\n")
 
 
 def encode(reading: Reading, granularity: str = "hourly", default_time: int = 0,

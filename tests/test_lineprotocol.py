@@ -85,6 +85,14 @@ def test_empty_tag_values_are_dropped():
         (Reading("m", {"f": None}), "type NoneType"),
         (Reading("m", {"f": 1}, {"t": 5}), "non-string value 5"),  # type: ignore[dict-item]
         (Reading("m", {"f": "x" * 70000}), "longer than"),
+        # Wrong shapes a plugin may yield: refused with their reason, never a TypeError.
+        (Reading("m", [1]), "fields [1] are not a mapping"),  # type: ignore[arg-type]
+        (Reading("m", {"f": 1}, [("k", "v")]),  # type: ignore[arg-type]
+         "tags [('k', 'v')] are not a mapping"),
+        (Reading("m", {"f": 1}, {"k": ["v"]}), "non-string value"),  # type: ignore[dict-item]
+        (Reading("m", {"f": 1}, time="2026-03-02"),  # type: ignore[arg-type]
+         "time '2026-03-02' is not a datetime"),
+        (Reading("m", {"f": 1}, granularity=7), "granularity 7 is not a string"),  # type: ignore[arg-type]
     ],
 )
 def test_unrepresentable_readings_are_refused_with_reason(reading: Reading, reason: str):
