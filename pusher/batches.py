@@ -12,12 +12,14 @@ posting instead, and nothing is split or dead-lettered for it.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pusher.counts import ServerHealth, SinkCounts
 from pusher.deadletter import DeadLetter, record
 from pusher.errors import WriteError
 from pusher.excerpt import excerpt, keep_reason
@@ -25,33 +27,10 @@ from pusher.secrets import redact
 from pusher.spool import Spool, SpooledBatch
 from pusher.writers.delivery import Delivery, Outcome
 
+__all__ = ["Deliverer", "ServerHealth", "SinkCounts", "StuckLimits", "describe", "flush_spool"]
+
 log = logging.getLogger(__name__)
 FAILING_IN_A_ROW = 2  # fresh batches failing one after another: the server is unwell
-
-
-@dataclass
-class SinkCounts:
-    written: int = 0
-    refused: int = 0
-    spooled: int = 0
-    errors: list[str] = field(default_factory=list)
-    stuck: dict[str, str] = field(default_factory=dict)  # batch id -> one line about it
-    reasons: list[str] = field(default_factory=list)  # the first distinct refusal reasons
-
-
-@dataclass
-class ServerHealth:
-    """Shared by the sinks of one invocation: once InfluxDB failed a whole delivery, later
-    batches go straight to the spool instead of waiting through the retries again."""
-
-    down: bool = False
-    acked: bool = False  # InfluxDB acknowledged a write in this invocation
-    failing: int = 0  # fresh batches failed in a row
-    isolating: bool = False  # a stuck batch waits for a sign that InfluxDB is well
-
-    def retry(self) -> None:
-        """Try InfluxDB afresh (the scheduler's next flush or run)."""
-        self.down, self.failing = False, 0
 
 
 @dataclass(frozen=True)
@@ -76,7 +55,7 @@ def refusals(counts: SinkCounts) -> str:
 def describe(batch: SpooledBatch) -> str:
     """One line for the summary and `pusher status`: which batch, since when, what answered."""
     since = datetime.fromtimestamp(batch.first_failure or 0, UTC).strftime("%Y-%m-%d %H:%M")
-    return (f"batch {batch.id} ({len(batch.lines)} points of {batch.source}) stuck: "
+    return (f"batch {batch.id} ({batch.count} points of {batch.source}) stuck: "
             f"{batch.attempts} failed attempts since {since} UTC, last answer: "
             f"{batch.last_answer}")
 
@@ -92,17 +71,29 @@ class Deliverer:
     limits: StuckLimits = StuckLimits()
     clock: Callable[[], float] = time.time
 
+    def __post_init__(self) -> None:
+        # Held while a batch is settled or failed (counts, health, the spool's and the
+        # dead-letter file's bookkeeping), not while it is posted: two sinks' writer
+        # threads may post at once.
+        self.lock = threading.RLock()
+
     def deliver(self, batch: SpooledBatch, counts: SinkCounts) -> bool:
         """Post one batch; True when it left the spool (acked, refused lines dead-lettered)."""
         fresh = not batch.attempts
         try:  # a batch that failed before is suspect: no retries, the others go first
-            outcome = self.delivery.send(batch.lines, batch.granularity,
-                                         retries=None if fresh else 0)
+            outcome = self.delivery.send_body(batch.body, batch.count, batch.granularity,
+                                              retries=None if fresh else 0)
         except WriteError as exc:
-            self._failed(batch, exc, fresh, counts)
+            with self.lock:
+                self._failed(batch, exc, fresh, counts)
             return False
-        self._settle(batch, outcome, counts)
+        with self.lock:
+            self._settle(batch, outcome, counts)
         return True
+
+    def count_spooled(self, counts: SinkCounts, points: int) -> None:
+        with self.lock:
+            counts.spooled += points
 
     def _failed(self, batch: SpooledBatch, exc: WriteError, fresh: bool,
                 counts: SinkCounts) -> None:
@@ -110,7 +101,7 @@ class Deliverer:
             counts.errors.append(str(exc))
         if exc.server_wide:
             self.health.down = True
-            log.warning("%s: %d points stay in the spool", exc, len(batch.lines))
+            log.warning("%s: %d points stay in the spool", exc, batch.count)
             return
         self.spool.failed(batch, str(exc), self.clock())
         self.health.failing += fresh
@@ -134,7 +125,7 @@ class Deliverer:
         counts.written += outcome.written
         counts.refused += len(refused)
         self.spool.ack(batch)
-        log.debug("%s: acknowledged %d points (%s)", batch.source, len(batch.lines),
+        log.debug("%s: acknowledged %d points (%s)", batch.source, batch.count,
                   batch.path.name)
         self.health.acked = self.health.acked or bool(outcome.written)
         self.health.failing = 0

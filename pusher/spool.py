@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import re
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from pusher.deadletter import DeadLetter, requeue_refused
 from pusher.errors import PusherError
+from pusher.lineprotocol import split_lines
 from pusher.state import (
     Damaged,
     StateError,
@@ -50,12 +52,14 @@ class SpoolFull(PusherError):
 
 @dataclass(slots=True)
 class SpooledBatch:
-    """One batch as the spool holds it; attempts count answers that were not an ack."""
+    """One batch as the spool holds it: its lines as the bytes posted (each line ending in a
+    newline) and how many; attempts count answers that were not an ack."""
 
     path: Path
     source: str
     granularity: str
-    lines: list[str]
+    body: bytes
+    count: int
     attempts: int = 0
     first_failure: float | None = None  # epoch seconds of the first failed answer
     last_answer: str | None = None  # the server's last answer, one line
@@ -63,6 +67,11 @@ class SpooledBatch:
     @property
     def id(self) -> str:
         return self.path.stem
+
+    @property
+    def lines(self) -> list[str]:
+        """The lines, split at newlines only (U+2028 and the like are data inside a line)."""
+        return split_lines(self.body)
 
 
 def source_file_name(source: str) -> str:
@@ -88,29 +97,48 @@ class Spool:
         except OSError as exc:
             raise StateError(f"cannot use the spool {directory}: {exc.strerror or exc}") from None
         self._sequence = time.time_ns()
-        # Kept up to date by put/ack rather than re-summed on every put.
+        # Kept up to date by put/ack rather than re-summed on every put; the lock guards both
+        # (a sink's writer threads put and ack at once).
+        self._lock = threading.Lock()
         self._size = self.size_bytes()
 
     def put(self, source: str, lines: list[str], granularity: str = "hourly") -> SpooledBatch:
-        """Persist a batch before it is posted; raises SpoolFull at the size cap."""
+        """Persist a batch of lines before it is posted; raises SpoolFull at the size cap."""
         body = ("\n".join(lines) + "\n").encode()
-        if self._size + len(body) > self.max_bytes:
-            # Other processes (the scheduler's runs) share the spool: count again first.
-            self._size = self.size_bytes()
+        return self.put_body(source, body, len(lines), granularity)
+
+    def next_sequence(self) -> int:
+        """A number for a batch's file name: they sort by creation, so a flush replays
+        batches in the order they were made (taken when a batch is made, spooled later)."""
+        with self._lock:
+            self._sequence = max(self._sequence + 1, time.time_ns())
+            return self._sequence
+
+    def put_body(self, source: str, body: bytes, count: int, granularity: str = "hourly",
+                 sequence: int | None = None) -> SpooledBatch:
+        """Persist `count` newline-terminated lines as they will be posted; SpoolFull at the cap."""
+        with self._lock:
             if self._size + len(body) > self.max_bytes:
-                raise SpoolFull(
-                    f"the spool {self.directory} is full ({_size(self._size)} of "
-                    f"{_size(self.max_bytes)}): {len(lines)} points were not "
-                    "collected; bring InfluxDB back (`pusher spool flush`) or raise "
-                    "[pusher] spool_max_mb")
-        # Sequence numbers sort by creation, so a flush replays batches in order.
-        self._sequence = max(self._sequence + 1, time.time_ns())
-        path = self.directory / (f"{self._sequence:020d}-{os.getpid()}-{granularity}-"
+                # Other processes (the scheduler's runs) share the spool: count again first.
+                self._size = self.size_bytes()
+                if self._size + len(body) > self.max_bytes:
+                    raise SpoolFull(
+                        f"the spool {self.directory} is full ({_size(self._size)} of "
+                        f"{_size(self.max_bytes)}): {count} points were not "
+                        "collected; bring InfluxDB back (`pusher spool flush`) or raise "
+                        "[pusher] spool_max_mb")
+            # Counted now, so that a batch being written by another thread counts too.
+            self._size += len(body)
+        number = self.next_sequence() if sequence is None else sequence
+        path = self.directory / (f"{number:020d}-{os.getpid()}-{granularity}-"
                                  f"{source_file_name(source)}{_SUFFIX}")
-        batch = SpooledBatch(path, source, granularity, lines)
-        data = _encode(batch, body)
-        write_atomic(path, data, self.root)
-        self._size += len(data)
+        batch = SpooledBatch(path, source, granularity, body, count)
+        try:
+            write_atomic(path, _encode(batch), self.root)
+        except BaseException:
+            with self._lock:
+                self._size -= len(body)
+            raise
         return batch
 
     def ack(self, batch: SpooledBatch) -> None:
@@ -122,7 +150,8 @@ class Spool:
             return
         except OSError as exc:
             raise StateError(f"cannot remove {batch.path}: {exc.strerror or exc}") from None
-        self._size = max(0, self._size - size)
+        with self._lock:
+            self._size = max(0, self._size - size)
 
     def failed(self, batch: SpooledBatch, answer: str, now: float) -> None:
         """Remember a failed answer on the batch itself (attempts, first failure, answer)."""
@@ -131,8 +160,7 @@ class Spool:
         batch.last_answer = answer
         if not batch.path.exists():
             return  # acked meanwhile by another flusher: nothing to remember
-        body = ("\n".join(batch.lines) + "\n").encode()
-        write_atomic(batch.path, _encode(batch, body), self.root)
+        write_atomic(batch.path, _encode(batch), self.root)
 
     def pending(self, source: str | None = None) -> Iterator[SpooledBatch]:
         """Spooled batches, oldest first; damaged ones are quarantined and skipped."""
@@ -202,7 +230,7 @@ class Spool:
         """Lines waiting, per source name."""
         counts: dict[str, int] = {}
         for batch in self.pending():
-            counts[batch.source] = counts.get(batch.source, 0) + len(batch.lines)
+            counts[batch.source] = counts.get(batch.source, 0) + batch.count
         return counts
 
     def stuck(self) -> list[SpooledBatch]:
@@ -210,24 +238,24 @@ class Spool:
         return [batch for batch in self.pending() if batch.attempts]
 
 
-def _encode(batch: SpooledBatch, body: bytes) -> bytes:
-    meta = {"source": batch.source, "granularity": batch.granularity, "lines": len(batch.lines),
+def _encode(batch: SpooledBatch) -> bytes:
+    meta = {"source": batch.source, "granularity": batch.granularity, "lines": batch.count,
             "attempts": batch.attempts, "first_failure": batch.first_failure,
             "last_answer": batch.last_answer}
-    return frame(_KIND, json.dumps(meta).encode() + b"\n" + body)
+    return frame(_KIND, json.dumps(meta).encode() + b"\n" + batch.body)
 
 
 def _decode(path: Path, data: bytes) -> SpooledBatch:
     head, _, body = unframe(_KIND, data).partition(b"\n")
     try:
         meta = json.loads(head)
-        lines = body.decode("utf-8").splitlines()
-        batch = SpooledBatch(path, str(meta["source"]), str(meta["granularity"]), lines,
+        count = len(split_lines(body))  # and the body is UTF-8
+        batch = SpooledBatch(path, str(meta["source"]), str(meta["granularity"]), body, count,
                              int(meta["attempts"]), meta["first_failure"], meta["last_answer"])
     except (ValueError, KeyError, TypeError):
         raise Damaged("its metadata is not readable") from None
-    if len(lines) != meta["lines"]:
-        raise Damaged(f"{len(lines)} lines where its metadata says {meta['lines']}")
+    if count != meta["lines"]:
+        raise Damaged(f"{count} lines where its metadata says {meta['lines']}")
     return batch
 
 

@@ -71,7 +71,7 @@ def footer(config: Config) -> list[str]:
     spool = Spool(config.state_dir / "spool")
     lines, stuck = 0, []
     for batch in spool.pending():  # one batch in memory at a time
-        lines += len(batch.lines)
+        lines += batch.count
         if batch.attempts:
             stuck.append(f"{describe(batch)}: `pusher spool dead-letter {batch.id}` moves it "
                          "aside")

@@ -210,3 +210,14 @@ def poll(predicate, what: str, limit: float = 90.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, f"gave up waiting for {what}"
         time.sleep(0.2)
+
+
+def test_a_batch_keeps_its_lines_whose_strings_hold_unicode_line_separators(tmp_path):
+    # str.splitlines also cuts at \x1c, \x85 and U+2028: inside a string field they are data,
+    # and the batch read back must have the lines (and the count) it was spooled with.
+    lines = ['m,granularity=hourly s="a\x85b\u2028c\x1cd" 1', 'm,granularity=hourly v=1i 2']
+    spool = Spool(tmp_path / "spool")
+    spool.put("src", lines)
+    [batch] = list(Spool(tmp_path / "spool").pending())
+    assert (batch.lines, batch.count) == (lines, 2)
+    assert batch.body == ("\n".join(lines) + "\n").encode()

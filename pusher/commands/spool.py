@@ -45,8 +45,8 @@ def spool_show(state: State, as_json: bool = False) -> None:
     waiting: dict[str, int] = {}
     batches, stuck = [], []  # metadata only: a large spool's lines are not kept in memory
     for batch in held.pending():
-        waiting[batch.source] = waiting.get(batch.source, 0) + len(batch.lines)
-        batches.append({"batch": batch.id, "source": batch.source, "points": len(batch.lines),
+        waiting[batch.source] = waiting.get(batch.source, 0) + batch.count
+        batches.append({"batch": batch.id, "source": batch.source, "points": batch.count,
                         "attempts": batch.attempts, "first_failure": batch.first_failure,
                         "last_answer": batch.last_answer})
         if batch.attempts:
@@ -119,7 +119,7 @@ def _set_aside(state: State, batch_id: str, to_dead_letter: bool) -> None:
                                   for line in batch.lines])
         held.ack(batch)
     where = f"moved to {dead_letter.path}" if to_dead_letter else "will not reach InfluxDB"
-    click.echo(f"- batch {batch.id}: {len(batch.lines)} points of {batch.source} {where}",
+    click.echo(f"- batch {batch.id}: {batch.count} points of {batch.source} {where}",
                err=True)
 
 

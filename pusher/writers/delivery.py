@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pusher.errors import WriteError
+from pusher.lineprotocol import split_lines
 from pusher.writers import ServerAnswer, Unreachable, Writer, with_setup_hint
 
 log = logging.getLogger(__name__)
@@ -88,19 +89,26 @@ class Delivery:
     def send(self, lines: list[str], granularity: str = "hourly",
              retries: int | None = None) -> Outcome:
         """Post `lines`; raise WriteError when the server stays unreachable or says no."""
+        return self.send_body(("\n".join(lines) + "\n").encode(), len(lines), granularity,
+                              retries)
+
+    def send_body(self, body: bytes, count: int, granularity: str = "hourly",
+                  retries: int | None = None) -> Outcome:
+        """Post `count` newline-terminated lines as they are (the spooled bytes); raise
+        WriteError when the server stays unreachable or says no."""
         retries = self.policy.retries if retries is None else retries
         attempt = 0
         while True:
             try:
-                self.writer.post(("\n".join(lines) + "\n").encode(), granularity)
-                return Outcome(written=len(lines))
+                self.writer.post(body, granularity)
+                return Outcome(written=count)
             except ServerAnswer as answer:
                 if answer.not_influx:
                     raise WriteError(f"{answer.url} answered {answer}") from None
                 if answer.status == 413:
-                    return self._halves(lines, granularity, answer)
+                    return self._halves(split_lines(body), granularity, answer)
                 if answer.status in LINE_ERRORS:
-                    return self._refusal(lines, granularity, answer)
+                    return self._refusal(split_lines(body), granularity, answer)
                 if answer.status not in RETRIED or attempt >= retries:
                     raise WriteError(with_setup_hint(f"InfluxDB at {answer.url} answered "
                                                      f"{answer}"),

@@ -1,0 +1,33 @@
+"""What a sink reports (SinkCounts) and what the sinks of one invocation share (ServerHealth).
+
+A module of its own, without I/O, so that a dry run imports neither the spool nor delivery.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class SinkCounts:
+    written: int = 0
+    refused: int = 0
+    spooled: int = 0
+    errors: list[str] = field(default_factory=list)
+    stuck: dict[str, str] = field(default_factory=dict)  # batch id -> one line about it
+    reasons: list[str] = field(default_factory=list)  # the first distinct refusal reasons
+
+
+@dataclass
+class ServerHealth:
+    """Shared by the sinks of one invocation: once InfluxDB failed a whole delivery, later
+    batches go straight to the spool instead of waiting through the retries again."""
+
+    down: bool = False
+    acked: bool = False  # InfluxDB acknowledged a write in this invocation
+    failing: int = 0  # fresh batches failed in a row
+    isolating: bool = False  # a stuck batch waits for a sign that InfluxDB is well
+
+    def retry(self) -> None:
+        """Try InfluxDB afresh (the scheduler's next flush or run)."""
+        self.down, self.failing = False, 0
