@@ -14,7 +14,7 @@ from typing import Any
 
 import requests
 
-from pusher.bounded import request_within
+from pusher.bounded import RequestTimedOut, request_within
 from pusher.config import InfluxConfig
 from pusher.writers import ServerAnswer, Unreachable, cause_name
 
@@ -25,6 +25,9 @@ class HttpWriter:
     """POST a batch to `url` with `params`; raises unless InfluxDB acknowledged it.
 
     `[influx] timeout` bounds each request whole (a trickling answer too).
+
+    Threads may post at once (a sink's writer threads): each post takes a session of its own
+    from the idle ones, so no requests.Session is ever shared by two requests in flight.
     """
 
     def __init__(self, influx: InfluxConfig, url: str, params: dict[str, str],
@@ -34,9 +37,15 @@ class HttpWriter:
         self.params = params
         self.timeout = influx.timeout
         self.gzip = influx.gzip
-        self.session = session or requests.Session()
-        self.session.verify = influx.verify_ssl
-        self.session.headers["Content-Type"] = "text/plain; charset=utf-8"
+        self.session = self.configure(session or requests.Session())
+        self._sessions = [self.session]
+        self._idle = [self.session]  # list.pop and append are atomic: no lock needed
+
+    def configure(self, session: requests.Session) -> requests.Session:
+        """Set a session up for posting: TLS verification, content type (and credentials)."""
+        session.verify = self.influx.verify_ssl
+        session.headers["Content-Type"] = "text/plain; charset=utf-8"
+        return session
 
     def destination(self, granularity: str) -> dict[str, str]:
         """Query parameters naming where points of `granularity` go."""
@@ -47,16 +56,28 @@ class HttpWriter:
         if self.gzip:
             body = gzip.compress(body, compresslevel=1)
         try:
+            session = self._idle.pop()
+        except IndexError:  # another thread is posting with each session there is
+            session = self.configure(requests.Session())
+            self._sessions.append(session)
+        reuse = True
+        try:
             response = request_within(
-                self.session, "POST", self.url, self.timeout,
+                session, "POST", self.url, self.timeout,
                 params=self.params | self.destination(granularity), data=body,
                 headers=headers, allow_redirects=False)
         except requests.RequestException as exc:
+            # A request given up on may still be ending in its thread: not posted on again.
+            reuse = not isinstance(exc, RequestTimedOut)
             raise Unreachable(cause_name(exc), self.url) from exc
+        finally:
+            if reuse:
+                self._idle.append(session)
         check_answer(response, self.url)
 
     def close(self) -> None:
-        self.session.close()
+        for session in self._sessions:
+            session.close()
 
 
 def check_answer(response: requests.Response, url: str) -> None:

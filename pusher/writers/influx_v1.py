@@ -12,9 +12,13 @@ class InfluxV1Writer(HttpWriter):
     def __init__(self, influx: InfluxConfig, session: requests.Session | None = None):
         super().__init__(influx, f"{influx.url.rstrip('/')}/write",
                          {"db": influx.database, "precision": influx.precision}, session)
-        if influx.username or influx.password:
+
+    def configure(self, session: requests.Session) -> requests.Session:
+        session = super().configure(session)
+        if self.influx.username or self.influx.password:
             # Basic auth rather than u=/p= parameters: URLs end up in logs, headers do not.
-            self.session.auth = (influx.username, influx.password)
+            session.auth = (self.influx.username, self.influx.password)
+        return session
 
     def destination(self, granularity: str) -> dict[str, str]:
         policy = self.influx.retention_policy_for(granularity)
