@@ -26,6 +26,7 @@ _OVERFLOW = 0xFF  # field-key sets beyond the first 254 of a window are kept asi
 # fingerprint; a lookup is one bytes.find in a bucket (about 2 KB at a million points).
 _BUCKETS = 4096
 _BUCKET_MASK = _BUCKETS - 1
+_FINGERPRINT = (1 << 56) - 1
 _MAX_SETS = 10_000
 Keys = frozenset[str]
 
@@ -39,12 +40,13 @@ class PointSet:
     """
 
     __slots__ = ("_buckets", "_count", "_ids", "_overflow", "_sets", "default", "exact",
-                 "merge")
+                 "exact_points", "merge")
 
     def __init__(self, merge: bool = False):
         # merge: a colliding reading is written anyway (last wins, or summed), so its new
         # fields join the point's; otherwise it is refused and the point stays as it was.
         self.merge = merge
+        self.exact_points = EXACT_POINTS  # where a window goes compact (tests lower it)
         self.clear("")
 
     def clear(self, default: str) -> None:
@@ -73,9 +75,9 @@ class PointSet:
         return None
 
     def count(self, added: int) -> None:
-        """`added` new exact points; past EXACT_POINTS the window goes compact."""
+        """`added` new exact points; past `exact_points` the window goes compact."""
         self._count += added
-        if self._count > EXACT_POINTS and self.exact is not None:
+        if self._count > self.exact_points and self.exact is not None:
             self.compact()
 
     def again(self, point: str | int, keys: Keys) -> Keys | None:
@@ -97,14 +99,17 @@ class PointSet:
         """Move the window's points from the dict to the compact buckets (a big window)."""
         exact, self.exact = self.exact or {}, None
         buckets = self._buckets = [bytearray() for _ in range(_BUCKETS)]
-        for point, keys in exact.items():
-            print_ = (hash((point, self.default)) if isinstance(point, str) else point) >> 8
-            ident = self._intern(keys)
+        default, ids, intern = self.default, self._ids, self._intern
+        last, ident = None, 0
+        for point, keys in exact.items():  # the points of a window mostly share their keys
+            print_ = (hash((point, default)) if isinstance(point, str) else point) >> 8
+            if keys is not last:
+                last, ident = keys, ids.get(keys) or intern(keys)
             if ident == _OVERFLOW:
                 self._overflow[print_] = keys
-            bucket = buckets[print_ & _BUCKET_MASK]
-            bucket += print_.to_bytes(7, "little", signed=True)
-            bucket.append(ident)
+            # The fingerprint's 7 bytes (two's complement), then the id: one 8-byte word.
+            word = (print_ & _FINGERPRINT) | ident << 56
+            buckets[print_ & _BUCKET_MASK] += word.to_bytes(8, "little")
 
     def _intern(self, keys: Keys) -> int:
         ident = self._ids.get(keys)
@@ -115,22 +120,28 @@ class PointSet:
             self._sets.append(keys)
         return ident
 
-    def add_compact(self, series: str, stamp: str, keys: Keys) -> Keys | None:
-        """add() once the window is compact: the pipeline calls it directly (big windows)."""
-        ident = self._ids.get(keys) or self._intern(keys)
+    def add_new(self, series: str, stamp: str, keys: Keys) -> bool:
+        """Record a point of a compact window if it is new; False (and nothing changed) if
+        the window has it already. The point loop's way in (pusher/pointloop.py)."""
         print_ = hash((series, stamp)) >> 8  # a 56-bit fingerprint
         bucket = self._buckets[print_ & _BUCKET_MASK]
-        found = print_.to_bytes(7, "little", signed=True)
-        at = bucket.find(found)
-        while at & 7 and at >= 0:  # found across two words: look further
-            at = bucket.find(found, at + 1)
-        if at < 0:
-            bucket += found
-            bucket.append(ident)
-            if ident == _OVERFLOW:
-                self._overflow[print_] = keys
-            self._count += 1
+        if _find(bucket, print_) >= 0:
+            return False
+        ident = self._ids.get(keys) or self._intern(keys)
+        bucket += print_.to_bytes(7, "little", signed=True)
+        bucket.append(ident)
+        if ident == _OVERFLOW:
+            self._overflow[print_] = keys
+        self._count += 1
+        return True
+
+    def add_compact(self, series: str, stamp: str, keys: Keys) -> Keys | None:
+        """add() once the window is compact: the pipeline calls it directly (big windows)."""
+        if self.add_new(series, stamp, keys):
             return None
+        print_ = hash((series, stamp)) >> 8  # a 56-bit fingerprint
+        bucket = self._buckets[print_ & _BUCKET_MASK]
+        at = _find(bucket, print_)
         before = bucket[at + 7]
         earlier = self._overflow[print_] if before == _OVERFLOW else self._sets[before]
         both, union = self._meet(earlier, keys)
@@ -143,6 +154,15 @@ class PointSet:
 
     def __len__(self) -> int:
         return self._count
+
+
+def _find(bucket: bytearray, print_: int) -> int:
+    """Where the word of fingerprint `print_` starts in `bucket`, or -1."""
+    found = print_.to_bytes(7, "little", signed=True)
+    at = bucket.find(found)
+    while at & 7 and at >= 0:  # found across two words: look further
+        at = bucket.find(found, at + 1)
+    return at
 
 
 class KeySets:

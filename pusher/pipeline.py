@@ -6,21 +6,25 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pusher.collisions import EXACT_POINTS, Keys, KeySets, PointSet
+from pusher.collisions import Keys, KeySets, PointSet
 from pusher.deadline import Deadline, TimedOut, within
 from pusher.errors import PusherError, RefusedReading
 from pusher.excerpt import excerpt, keep_reason, reading_excerpt
 from pusher.lineprotocol import Encoder, to_timestamp
+from pusher.pointloop import END, FULL, point_loop
 from pusher.reading import NoData, Note, Reading, Skipped, Window
 from pusher.secrets import redact
-from pusher.sinks import Sink
+from pusher.sinks import Batching, Sink, batching
 from pusher.sources import window_readings
-from pusher.spool import DeadLetter, SpoolFull
 from pusher.state import StateError
 
+if TYPE_CHECKING:
+    from pusher.deadletter import DeadLetter
+
 log = logging.getLogger(__name__)
+DEAD_LETTER_BATCH = 1000  # refusals held before they are written (the rest: at window end)
 COLLISION = ("collides with an earlier reading of the same series and time (field {fields}): "
              "add a tag column or aggregate")
 
@@ -87,11 +91,16 @@ class Run:
     options: Mapping[str, Any]
     granularity: str
     encoder: Encoder
-    sink: Sink
+    sink: Sink  # a Batching once made (any other sink is fed through one)
     dead_letter: DeadLetter | None = None
     clock: Callable[[], float] = time.monotonic
     on_collision: str = "refuse"  # refuse | last | sum: see pusher/collisions.py
     deadline: Deadline | None = None  # the source's time in this run (pusher/deadline.py)
+    # Refusals (reason, reading) not yet in the dead-letter file: written per window.
+    refusals: list[tuple[str, str]] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        self.sink = batching(self.sink)
 
 
 def collect(run: Run, windows: Sequence[Window],
@@ -117,11 +126,14 @@ def _close_sink(run: Run, record: RunRecord, points: Points) -> None:
     """Write what the sink holds and count it; a failure is the run's error, not a raise."""
     try:
         counts = run.sink.close()
-    except (StateError, SpoolFull) as exc:  # said once per run by the caller, which stops
-        record.state_error = f"writing: {exc}"
-        record.errors.append(record.state_error)
-        return
     except Exception as exc:
+        # Only a real run has a spool: a dry run does not import it (start-up).
+        from pusher.spool import SpoolFull
+
+        if isinstance(exc, StateError | SpoolFull):  # said once per run by the caller,
+            record.state_error = f"writing: {exc}"  # which stops
+            record.errors.append(record.state_error)
+            return
         log.error("%s: writing failed: %s", run.name, exc)
         record.errors.append(f"writing: {exc}")
         return
@@ -160,55 +172,33 @@ def _collect_windows(run: Run, windows: Sequence[Window], readings: Sequence[Ite
 
 def _collect_window(run: Run, window: Window, readings: Iterable[object], record: RunRecord,
                     points: Points) -> None:
-    """The per-point loop: the hot path, so the common case is inlined and looked up once."""
+    """The per-point loop (pusher/pointloop.py), and what it hands back, one by one here."""
     stamp = to_timestamp(window.start, run.encoder.precision)
-    encoder = run.encoder
-    encode, add, granularity = encoder.encode, run.sink.add, run.granularity
-    # A new point of the window costs a dict lookup and a store, inlined here; a point seen
-    # before, a big window or on_collision = "sum" go through Points.settle.
-    keys_of, keys, mask, summing = points.keys_of, frozenset[str](), -1, points.mode == "sum"
-    default = str(stamp)
-    points.clear(default)  # collisions are looked for within a window
-    exact, fresh, room = points.exact, 0, EXACT_POINTS + 1
-    count = 0
+    points.clear(str(stamp))  # collisions are looked for within a window
+    loop = point_loop(run.encoder, points, points.keys_of, run.granularity, stamp,
+                      one_by_one=points.mode == "sum")
+    sink, granularity = run.sink, run.granularity
+    assert isinstance(sink, Batching)
+    iterator, handed = iter(readings), 0
     try:
-        for reading in readings:
-            if type(reading) is not Reading:
-                if isinstance(reading, Note | Skipped | NoData):
-                    remark(reading, record)
-                    continue
-                count += 1
-                _encode_one(run, reading, stamp, record, points)
-                continue
-            count += 1
+        while True:
+            pending = sink.pending(granularity)
             try:
-                line = encode(reading, granularity, stamp)
-            except RefusedReading as exc:
-                _refused(run, reading, exc, record)
+                item = loop.run(iterator, pending.body, sink.batch_size - pending.count)
+            finally:
+                sink.added(granularity, loop.lines)
+            if item is END:
+                return
+            if item is FULL:
                 continue
-            if encoder.fields_mask != mask:
-                mask = encoder.fields_mask
-                keys = keys_of(reading.fields, mask)
-            series = encoder.series
-            point = series if encoder.stamp == default else hash((series, encoder.stamp))
-            if exact is None or summing or point in exact:
-                both = points.settle(point, series, encoder.stamp, keys, reading)
-                if both is not None:
-                    replacement = _collided(run, reading, both, stamp, record, points)
-                    if replacement is None:
-                        continue
-                    line = replacement
-            else:
-                exact[point] = keys
-                fresh += 1
-                if fresh >= room:  # the window is big: on to the compact store
-                    points.count(fresh)
-                    fresh, exact = 0, points.exact
-            own = reading.granularity
-            add(line, str(own) if own else granularity)
+            if isinstance(item, Note | Skipped | NoData):
+                remark(item, record)
+                continue
+            handed += 1
+            _encode_one(run, item, stamp, record, points)
     finally:
-        points.count(fresh)
-        record.readings += count
+        record.readings += loop.readings + handed
+        _dead_letter(run)
 
 
 class Points(PointSet):
@@ -290,7 +280,20 @@ def _refused(run: Run, reading: object, exc: RefusedReading, record: RunRecord) 
     keep_reason(record.reasons, reason)  # said once per run, with the count
     log.info("%s: refused %s: %s", run.name, shown, reason)  # each one with -v
     if run.dead_letter is not None:
-        run.dead_letter.add(run.name, redact(reason), reading=redact(shown))
+        run.refusals.append((redact(reason), redact(shown)))
+        if len(run.refusals) >= DEAD_LETTER_BATCH:
+            _dead_letter(run)
+
+
+def _dead_letter(run: Run) -> None:
+    """Write the refusals held so far in one append (one fsync, not one per reading)."""
+    if run.dead_letter is None or not run.refusals:
+        return
+    from pusher.deadletter import record
+
+    refusals, run.refusals = run.refusals, []
+    run.dead_letter.add_many([record(run.name, reason, reading=shown)
+                              for reason, shown in refusals])
 
 
 def not_a_reading(item: object) -> RefusedReading:
@@ -317,4 +320,7 @@ def _encode_one(run: Run, reading: object, stamp: int, record: RunRecord, points
         if collided is None:
             return
         line = collided
+        # It replaces an earlier line: its batch must not overtake the batches before it.
+        assert isinstance(run.sink, Batching)
+        run.sink.pending(granularity).ordered = True
     run.sink.add(line, granularity)
