@@ -21,6 +21,16 @@ python="${PYTHON:-python3}"
 "$python" -c 'import sys; assert sys.version_info >= (3, 11), sys.version' \
     || { echo "pusher needs Python >= 3.11 (set PYTHON=...)" >&2; exit 1; }
 "$python" -c 'import ensurepip, venv' 2>/dev/null || { packages+=(python3-venv); commands+=(missing-venv); }
+if [ "$mode" = test ]; then
+    # The compiled point loop (pusher/_speedups.c) is optional for users, whose install
+    # skips it with a warning without a compiler; the tests compare it with the
+    # pure-Python loop, so here it is built.
+    packages+=(gcc)
+    commands+=(gcc)
+    "$python" -c 'import os, sysconfig; assert os.path.exists(os.path.join(
+        sysconfig.get_paths()["include"], "Python.h"))' 2>/dev/null \
+        || { packages+=(python3-dev); commands+=(missing-python-headers); }
+fi
 
 if [ "$mode" = test ]; then
     # The real 2.x server builds (minutes, the first time: downloads, then compiling) while
@@ -54,6 +64,10 @@ pip_install() {
 }
 : > .local/pip.log
 pip_install -e ".[all,dev]"
+if ! .venv/bin/python -c 'import pusher._speedups' 2>/dev/null; then
+    echo "==> warning: the compiled point loop was not built (no C compiler or Python" \
+         "headers): pusher runs its pure-Python loop, which writes the same bytes" >&2
+fi
 pip_install -e examples/pusher-crawler
 
 if [ "$mode" = test ] && [ -f package.json ]; then

@@ -9,4 +9,13 @@ echo "==> ruff, mypy" >&2
 .venv/bin/ruff check .
 .venv/bin/mypy
 echo "==> pytest" >&2
-exec .venv/bin/python -m pytest -q "$@"
+.venv/bin/python -m pytest -q "$@"
+if [ "$#" -eq 0 ]; then
+    # The point loop's tests again on the pure-Python fallback that an install without a
+    # C compiler runs (the rest of the suite ran on the compiled loop).
+    echo "==> pytest, pure-Python point loop (PUSHER_PURE_PYTHON=1)" >&2
+    PUSHER_PURE_PYTHON=1 .venv/bin/python -m pytest -q -p no:cacheprovider \
+        tests/test_speedups.py tests/test_collisions.py tests/test_hostile_values.py \
+        tests/test_lineprotocol.py tests/test_roundtrip.py tests/test_sink_pipeline.py \
+        tests/test_acknowledgement.py
+fi
