@@ -6,14 +6,19 @@ shown of it in logs and the dead-letter file is bounded and encodable.
 
 import json
 import math
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cli_helpers import run_pusher
 from ops_helpers import write_config
 
+from pusher.deadletter import DeadLetter
 from pusher.excerpt import excerpt, reading_excerpt
-from pusher.lineprotocol import encode
-from pusher.reading import Reading
+from pusher.lineprotocol import Encoder, encode
+from pusher.pipeline import DEAD_LETTER_BATCH, Run
+from pusher.pipeline import collect as collect_windows
+from pusher.reading import Granularity, Reading, Window
+from pusher.sinks import SinkCounts
 from pusher.state import read_json
 
 PLUGINS = str(Path(__file__).parent / "plugins")
@@ -109,3 +114,40 @@ def test_excerpts_are_bounded_and_encodable():
     assert shown == ("Reading(measurement='m', fields={'v': '" + "z" * 80 + "'... (5,000 "
                      "characters), 'n': 3.141592653589793}, tags={'t': 'x'})")
     assert reading_excerpt(42) == "42"
+
+
+def test_refusals_reach_the_dead_letter_file_in_batches_and_none_is_lost(tmp_path,
+                                                                        monkeypatch):
+    # 2,500 refusals: two full batches of 1,000 while the window runs, the rest when the
+    # source fails; every one is in the file, in order, and the appends were 3, not 2,500.
+    def readings(window):
+        for n in range(2500):
+            yield Reading("m", {"v": float("nan")}, {"n": str(n)})
+            yield Reading("m", {"v": n}, {"n": str(n)})
+        raise RuntimeError("the source broke")
+
+    class Lines:
+        def __init__(self):
+            self.lines = []
+
+        def add(self, line, granularity):
+            self.lines.append(line)
+
+        def close(self):
+            return SinkCounts(written=len(self.lines))
+
+    held = DeadLetter(tmp_path / "dead-letter.jsonl")
+    appends = []
+    add_many = held.add_many
+    monkeypatch.setattr(held, "add_many", lambda records: (appends.append(len(records)),
+                                                          add_many(records)))
+    sink = Lines()
+    window = Window.containing(datetime(2026, 3, 2, 10, 30, tzinfo=UTC), Granularity.HOURLY)
+    record = collect_windows(Run("s", readings, {}, "hourly", Encoder("s"), sink,
+                                 dead_letter=held), [window])
+    assert (record.refused, len(sink.lines)) == (2500, 2500)
+    assert "the source broke" in record.errors[0]
+    assert appends == [DEAD_LETTER_BATCH, DEAD_LETTER_BATCH, 500]
+    shown = [r["reading"] for r in held.records()]
+    assert len(shown) == 2500
+    assert all(f"'n': '{n}'" in text for n, text in enumerate(shown))
