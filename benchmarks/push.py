@@ -116,7 +116,7 @@ class Collected:
     summary: str
 
 
-def run_collect(config: Path, hour: int) -> Collected:
+def run_collect(config: Path, hour: int, pure_python: bool = False) -> Collected:
     """One `pusher collect bench` of one window, in its own process (see benchmarks/rss.py)."""
     since = START + timedelta(hours=hour)
     rss_file = config.parent / f"rss-{hour}"
@@ -124,7 +124,8 @@ def run_collect(config: Path, hour: int) -> Collected:
                "--since", since.isoformat(), "--until", (since + timedelta(hours=1)).isoformat()]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False,
-                          env=pusher_env() | {"BENCH_RSS_FILE": str(rss_file)})
+                          env=pusher_env() | {"BENCH_RSS_FILE": str(rss_file)}
+                          | ({"PUSHER_PURE_PYTHON": "1"} if pure_python else {}))
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"pusher collect failed ({done.returncode}): {done.stderr[-2000:]}")
@@ -132,19 +133,21 @@ def run_collect(config: Path, hour: int) -> Collected:
     return Collected(elapsed, int(rss_file.read_text()), summary)
 
 
-def compare(target: Target, count: int, workdir: Path, repeats: int) -> dict[str, Any]:
-    """Alternate baseline and pusher runs `repeats` times; keep each one's best."""
+def compare(target: Target, count: int, workdir: Path, repeats: int, pure_python: bool = False,
+            first_hour: int = 0) -> dict[str, Any]:
+    """Alternate baseline and pusher runs `repeats` times; keep each one's best.
+    `pure_python`: pusher without its compiled point loop (PUSHER_PURE_PYTHON=1)."""
     best_base = best_pusher = float("inf")
     collected = None
     for repeat in range(repeats):
-        base_hour, pusher_hour = 2 * repeat, 2 * repeat + 1
+        base_hour, pusher_hour = first_hour + 2 * repeat, first_hour + 2 * repeat + 1
         bodies = encoded_bodies(count, base_hour)
         best_base = min(best_base, post_all(target.write_url, target.params, bodies,
                                             target.headers))
         del bodies
         check_stored(target, "baseline", base_hour, count)
         config = write_config(workdir / f"{target.name}-{repeat}", target.influx_toml, count)
-        collected = run_collect(config, pusher_hour)
+        collected = run_collect(config, pusher_hour, pure_python)
         best_pusher = min(best_pusher, collected.seconds)
         check_stored(target, "pusher", pusher_hour, count)
     assert collected is not None

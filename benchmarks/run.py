@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.backfill import backfill_figure, history_server
+from benchmarks.dryrun import dry_run_figure
 from benchmarks.encode import encode_figure, pipe_figure
 from benchmarks.prom import decode_figure, prometheus_figure, span_memory
 from benchmarks.push import (
@@ -62,6 +63,20 @@ def pipe_figure_row(count: int) -> Figure:
                   took["encode"], took["pickle"], "report (the child's extra cost)", None)
 
 
+def dry_run_figures(sizes: Sizes, workdir: Path) -> list[Figure]:
+    figures = []
+    for pure in (False, True):
+        took = dry_run_figure(sizes.encode, workdir / f"dry-run-{pure}", sizes.repeats, pure)
+        loop = "pure-Python point loop" if pure else "compiled point loop"
+        figures.append(Figure(
+            f"pusher collect --dry-run {sizes.encode:,} readings ({loop}), start-up included",
+            "a script printing the reference f-string encoder's lines", sizes.encode,
+            took["pusher"], took["reference"], "report" if pure else ">= 1.0x",
+            None if pure else 1.0,
+            note="same lines" if took["lines_match"] else "LINES DIFFER"))
+    return figures
+
+
 def push_figures(sizes: Sizes, workdir: Path) -> list[Figure]:
     figures = []
     with InfluxDB1(workdir / "influxdb1") as influx, InfluxDB2(workdir / "influxdb2") as v2:
@@ -72,6 +87,13 @@ def push_figures(sizes: Sizes, workdir: Path) -> list[Figure]:
                 "2 workers posting pre-encoded 5,000-line batches", sizes.push,
                 result["pusher_s"], result["baseline_s"], ">= 0.8x", 0.8,
                 note=result["summary"]))
+            if writer == "v1":  # what an install without a C compiler gets
+                pure = compare(target, sizes.push, workdir / "pure", sizes.repeats,
+                               pure_python=True, first_hour=20)
+                figures.append(Figure(
+                    f"pusher collect {sizes.push:,} readings, {writer} writer, pure-Python "
+                    "point loop", "2 workers posting pre-encoded 5,000-line batches",
+                    sizes.push, pure["pusher_s"], pure["baseline_s"], "report", None))
             gzipped = gzip_variant(target, sizes.push, workdir / "gzip", sizes.repeats)
             figures.append(Figure(
                 f"pusher collect {sizes.push:,} readings, {writer} writer, gzip = true",
@@ -164,7 +186,8 @@ def main(argv: list[str] | None = None) -> None:
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="pusher-bench-") as tmp:
         workdir = Path(tmp)
-        for phase in (lambda: encode_figures(sizes), lambda: push_figures(sizes, workdir),
+        for phase in (lambda: encode_figures(sizes), lambda: dry_run_figures(sizes, workdir),
+                      lambda: push_figures(sizes, workdir),
                       lambda: prometheus_figures(sizes),
                       lambda: backfill_figures(sizes, workdir),
                       lambda: startup_figures(workdir, sizes.repeats)):

@@ -12,6 +12,7 @@ if str(ROOT) not in sys.path:  # `benchmarks` is a top-level directory, not inst
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.backfill import backfill_figure, history_server  # noqa: E402
+from benchmarks.dryrun import dry_run_figure  # noqa: E402
 from benchmarks.encode import encode_figure, pipe_figure  # noqa: E402
 from benchmarks.prom import decode_figure, prometheus_figure, span_memory  # noqa: E402
 from benchmarks.push import (  # noqa: E402
@@ -34,6 +35,12 @@ def test_the_pipe_figure_times_both_sides():
     # pipe_figure itself checks that the readings survive pickling.
     took = pipe_figure(2_500, batch=1_000)
     assert set(took) == {"encode", "pickle"} and all(v > 0 for v in took.values())
+
+
+@pytest.mark.parametrize("pure", [False, True])
+def test_the_dry_run_and_its_baseline_print_the_same_lines(pure, tmp_path):
+    took = dry_run_figure(2_000, tmp_path, repeats=1, pure_python=pure)
+    assert took["lines_match"] == 1.0 and took["pusher"] > 0 and took["reference"] > 0
 
 
 @pytest.mark.parametrize("server", ["influxdb1", "influxdb2"])
