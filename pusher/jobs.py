@@ -6,20 +6,23 @@ import difflib
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from pusher.batches import Deliverer, StuckLimits
 from pusher.config import Config, SourceConfig
+from pusher.counts import ServerHealth, SinkCounts
 from pusher.errors import ConfigError
 from pusher.pipeline import RunRecord
 from pusher.reading import Window, default_windows, windows_between
 from pusher.runlog import History, Watermarks
 from pusher.runs import RunContext, WatermarkLookup, run_source
-from pusher.sinks import InfluxSink, ServerHealth, Sink, SinkCounts, StdoutSink, flush_spool
+from pusher.sinks import InfluxSink, Sink, StdoutSink
 from pusher.sources import Source, checked_source
-from pusher.spool import DeadLetter, Spool
-from pusher.writers import make_writer
-from pusher.writers.delivery import Delivery, RetryPolicy
+
+if TYPE_CHECKING:  # a dry run imports none of the spool, delivery or writer machinery
+    from pusher.batches import Deliverer
+    from pusher.deadletter import DeadLetter
+    from pusher.spool import Spool
+    from pusher.writers.delivery import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -62,16 +65,24 @@ class Outputs:
         self.health = ServerHealth()
         self.stdout = stdout if dry_run else None
         # A dry run leaves no trace: refusals are only logged.
-        self.dead_letter = None if dry_run else DeadLetter(config.state_dir / "dead-letter.jsonl")
-        self.spool = None if dry_run else Spool(config.state_dir / "spool",
-                                                config.spool_max_bytes)
+        self.dead_letter: DeadLetter | None = None
+        self.spool: Spool | None = None
         self.deliverer: Deliverer | None = None
-        if self.spool is not None and self.dead_letter is not None:
-            policy = policy or RetryPolicy(retries=config.influx.retries)
-            delivery = Delivery(make_writer(config.influx, config.path), policy)
-            limits = StuckLimits(config.influx.max_attempts, config.influx.max_age)
-            self.deliverer = Deliverer(self.spool, delivery, self.dead_letter, self.health,
-                                       limits)
+        if not dry_run:
+            self._open(config, policy)
+
+    def _open(self, config: Config, policy: RetryPolicy | None) -> None:
+        from pusher.batches import Deliverer, StuckLimits
+        from pusher.spool import DeadLetter, Spool
+        from pusher.writers import make_writer
+        from pusher.writers.delivery import Delivery, RetryPolicy
+
+        self.dead_letter = DeadLetter(config.state_dir / "dead-letter.jsonl")
+        self.spool = Spool(config.state_dir / "spool", config.spool_max_bytes)
+        policy = policy or RetryPolicy(retries=config.influx.retries)
+        delivery = Delivery(make_writer(config.influx, config.path), policy)
+        limits = StuckLimits(config.influx.max_attempts, config.influx.max_age)
+        self.deliverer = Deliverer(self.spool, delivery, self.dead_letter, self.health, limits)
 
     def sink_for(self, name: str) -> Sink:
         if self.deliverer is None:
@@ -82,6 +93,8 @@ class Outputs:
     def flush(self, wait: bool = False) -> SinkCounts:
         if self.deliverer is None:
             return SinkCounts()
+        from pusher.batches import flush_spool
+
         return flush_spool(self.deliverer, wait=wait)
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pusher.config import Config, SourceConfig
 from pusher.deadline import Deadline
@@ -24,8 +25,10 @@ from pusher.runlog import History, Watermarks, run_reading
 from pusher.schedules import parse_schedule
 from pusher.sinks import Sink, SinkCounts
 from pusher.sources import Source, source_options, window_readings
-from pusher.spool import DeadLetter
 from pusher.state import StateError
+
+if TYPE_CHECKING:
+    from pusher.deadletter import DeadLetter
 
 log = logging.getLogger(__name__)
 CATCHUP_DEFAULTS = {Granularity.HOURLY: 168, Granularity.DAILY: 31}

@@ -51,7 +51,8 @@ try:
 except SystemExit:
     pass
 print(sorted(m for m in sys.modules if m.startswith("pusher.commands.")
-             or m in ("requests", "importlib.metadata")))
+             or m in ("requests", "importlib.metadata", "pusher.batches", "pusher.spool",
+                      "pusher.deadletter", "pusher.writers.delivery")))
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=60, check=False, env=env)
@@ -77,7 +78,8 @@ database = "db"
 type = "python"
 callable = "demo_readers:counts"
 """)
-    # A dry run of a python source needs neither requests nor the entry-point scan.
+    # A dry run of a python source needs neither requests nor the entry-point scan, nor the
+    # spool, the dead-letter file or delivery.
     env = os.environ | {"PYTHONPATH": str(Path(__file__).parent / "plugins")}
     modules, printed = imported_by("-c", str(config), "collect", "tiny", "--dry-run", env=env)
     assert modules == "['pusher.commands.basics']"
