@@ -47,11 +47,6 @@ class StuckLimits:
                 or now - (batch.first_failure or now) >= self.max_age)
 
 
-def refusals(counts: SinkCounts) -> str:
-    """" (first reasons)" after a refused=N of a replay, or "" when nothing was refused."""
-    return f" ({'; '.join(counts.reasons)})" if counts.refused and counts.reasons else ""
-
-
 def describe(batch: SpooledBatch) -> str:
     """One line for the summary and `pusher status`: which batch, since when, what answered."""
     since = datetime.fromtimestamp(batch.first_failure or 0, UTC).strftime("%Y-%m-%d %H:%M")

@@ -31,3 +31,8 @@ class ServerHealth:
     def retry(self) -> None:
         """Try InfluxDB afresh (the scheduler's next flush or run)."""
         self.down, self.failing = False, 0
+
+
+def refusals(counts: SinkCounts) -> str:
+    """" (first reasons)" after a refused=N of a replay, or "" when nothing was refused."""
+    return f" ({'; '.join(counts.reasons)})" if counts.refused and counts.reasons else ""

@@ -104,7 +104,7 @@ def run(batches, mode, compiled, monkeypatch, caplog):
     windows = WINDOWS[:len(batches)]
     source = {w.start: items for w, items in zip(windows, batches, strict=True)}
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="pusher.pipeline"):
+    with caplog.at_level(logging.INFO, logger="pusher.pipeline"):
         record = collect(Run("s", lambda window: iter(source[window.start]), {}, "hourly",
                              Encoder("s"), sink, on_collision=mode), windows)
     counts = (record.readings, record.written, record.refused, record.collided, record.notes,
@@ -139,6 +139,8 @@ def test_many_readings_of_few_series_compact_and_collide_alike(monkeypatch, capl
         compiled = run([batch], mode, True, monkeypatch, caplog)
         assert compiled == run([batch], mode, False, monkeypatch, caplog)
         assert compiled[1][3] > 2000  # most of them collide: the check is exercised
+        if mode == "refuse":  # each one refused with its reason, alike
+            assert len(compiled[2]) == compiled[1][3] and "collides" in compiled[2][0]
 
 
 def test_floats_are_written_as_python_writes_them():

@@ -14,7 +14,7 @@ from pusher.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, State, fail, handles_er
 from pusher.starter import STARTER_TYPES
 
 if TYPE_CHECKING:
-    from pusher.batches import SinkCounts
+    from pusher.counts import SinkCounts
 
 
 @click.command()
@@ -72,7 +72,7 @@ def collect(state: State, names: Sequence[str], all_sources: bool, dry_run: bool
 
 def report_replay(replay: SinkCounts) -> None:
     """The spool replay's line, and one line per batch that is stuck."""
-    from pusher.batches import refusals
+    from pusher.counts import refusals
     from pusher.secrets import redact
 
     if replay.written or replay.refused or replay.errors:

@@ -72,7 +72,7 @@ def spool_show(state: State, as_json: bool = False) -> None:
 @handles_errors
 def spool_flush(state: State) -> None:
     """Send what the spool holds now; exit 1 if some is left."""
-    from pusher.batches import refusals
+    from pusher.counts import refusals
     from pusher.jobs import Outputs
 
     config = state.config()
