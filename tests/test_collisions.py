@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 import pytest
 from cli_helpers import run_pusher
 from ops_helpers import write_config
+from pipeline_helpers import Lines
 
 from pusher.collisions import EXACT_POINTS, KeySets, PointSet
 from pusher.lineprotocol import Encoder
 from pusher.pipeline import Run, collect
 from pusher.reading import Granularity, Reading, Window
-from pusher.sinks import SinkCounts
 
 WINDOW = Window.containing(datetime(2026, 3, 2, 10, 30, tzinfo=UTC), Granularity.HOURLY)
 ORDERS = [("shop", 10), ("shop", 25), ("web", 3), ("shop", 7)]
@@ -114,19 +114,6 @@ def test_on_collision_must_be_one_of_the_three(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip() == (f"pusher: error: {config}: sources.orders.on_collision: "
                                    "must be one of 'refuse', 'last', 'sum', not 'first'")
-
-
-class Lines:
-    """A sink that keeps the lines (the pipeline's own logic under test, not a server)."""
-
-    def __init__(self):
-        self.lines = []
-
-    def add(self, line, granularity):
-        self.lines.append(line)
-
-    def close(self):
-        return SinkCounts(written=len(self.lines))
 
 
 def run_source(readings, mode="refuse", windows=(WINDOW,)):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cli_helpers import run_pusher
 from ops_helpers import write_config
+from pipeline_helpers import Lines
 
 from pusher.deadletter import DeadLetter
 from pusher.excerpt import excerpt, reading_excerpt
@@ -18,7 +19,6 @@ from pusher.lineprotocol import Encoder, encode
 from pusher.pipeline import DEAD_LETTER_BATCH, Run
 from pusher.pipeline import collect as collect_windows
 from pusher.reading import Granularity, Reading, Window
-from pusher.sinks import SinkCounts
 from pusher.state import read_json
 
 PLUGINS = str(Path(__file__).parent / "plugins")
@@ -125,16 +125,6 @@ def test_refusals_reach_the_dead_letter_file_in_batches_and_none_is_lost(tmp_pat
             yield Reading("m", {"v": float("nan")}, {"n": str(n)})
             yield Reading("m", {"v": n}, {"n": str(n)})
         raise RuntimeError("the source broke")
-
-    class Lines:
-        def __init__(self):
-            self.lines = []
-
-        def add(self, line, granularity):
-            self.lines.append(line)
-
-        def close(self):
-            return SinkCounts(written=len(self.lines))
 
     held = DeadLetter(tmp_path / "dead-letter.jsonl")
     appends = []

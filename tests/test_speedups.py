@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pipeline_helpers import Lines
 
 import pusher.collisions
 import pusher.pointloop
@@ -30,7 +31,6 @@ from pusher.collisions import KeySets, PointSet
 from pusher.lineprotocol import Encoder, encode
 from pusher.pipeline import Run, collect
 from pusher.reading import Granularity, Note, Reading, Window
-from pusher.sinks import SinkCounts
 
 WINDOWS = [Window.containing(datetime(2026, 3, 2, 10, 30, tzinfo=UTC), Granularity.HOURLY),
            Window.containing(datetime(2026, 3, 2, 11, 30, tzinfo=UTC), Granularity.HOURLY)]
@@ -86,17 +86,6 @@ def batches(draw, most):
     return items
 
 
-class Lines:
-    def __init__(self):
-        self.lines = []
-
-    def add(self, line, granularity):
-        self.lines.append((line, granularity))
-
-    def close(self):
-        return SinkCounts(written=len(self.lines))
-
-
 def run(batches, mode, compiled, monkeypatch, caplog):
     """(lines, counts, refusal reasons) of a run of the windows' readings."""
     monkeypatch.setattr(pusher.pointloop, "COMPILED", _speedups.PointLoop if compiled else None)
@@ -109,7 +98,7 @@ def run(batches, mode, compiled, monkeypatch, caplog):
                              Encoder("s"), sink, on_collision=mode), windows)
     counts = (record.readings, record.written, record.refused, record.collided, record.notes,
               record.errors)
-    return sink.lines, counts, [r.getMessage() for r in caplog.records]
+    return sink.added, counts, [r.getMessage() for r in caplog.records]
 
 
 @settings(max_examples=300, deadline=None,
@@ -200,7 +189,7 @@ def test_a_failing_source_keeps_the_lines_before_it_alike(monkeypatch, caplog):
         sink = Lines()
         record = collect(Run("s", lambda window: failing(), {}, "hourly", Encoder("s"), sink),
                          WINDOWS[:1])
-        results.append((sink.lines, record.readings, record.errors))
+        results.append((sink.added, record.readings, record.errors))
     assert results[0] == results[1]
     assert len(results[0][0]) == 2 and "the source broke" in results[0][2][0]
 
