@@ -13,10 +13,12 @@ import logging
 import math
 import os
 import random
+import shutil
 import struct
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -217,3 +219,27 @@ def test_pusher_pure_python_switches_the_compiled_loop_off(pure, expected):
         env=env, capture_output=True, text=True, check=True).stdout
     assert expected in shown
     assert ("_speedups" in shown) == (expected != "None")
+
+
+def test_a_build_without_a_c_compiler_skips_the_extension_with_a_warning(tmp_path):
+    # What pip runs on a machine without gcc or Python headers: setup.py's optional
+    # extension fails to compile, the build goes on, and pusher runs its own loop.
+    root = Path(__file__).resolve().parent.parent
+    for name in ("setup.py", "setup.cfg", "pyproject.toml", "README.md"):
+        shutil.copy(root / name, tmp_path / name)
+    shutil.copytree(root / "pusher", tmp_path / "pusher",
+                    ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+    built = subprocess.run(
+        [sys.executable, "setup.py", "build_ext", "--build-lib", "out", "--build-temp", "tmp"],
+        cwd=tmp_path, env={**os.environ, "CC": "false"}, capture_output=True, text=True,
+        timeout=120, check=False)
+    assert built.returncode == 0, built.stderr[-2000:]
+    assert 'building extension "pusher._speedups" failed' in built.stdout + built.stderr
+    assert not list((tmp_path / "out").rglob("*.so"))
+    shown = subprocess.run(
+        # -S: not the editable install's finder, which maps pusher._speedups to this tree
+        [sys.executable, "-S", "-c",
+         "import pusher.pointloop as p; print(p.COMPILED, p.__file__)"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)}, capture_output=True,
+        text=True, check=True).stdout
+    assert shown.startswith("None ") and str(tmp_path) in shown
