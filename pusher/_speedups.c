@@ -500,34 +500,50 @@ put_value(Buffer *out, PyObject *value)
     return WRITTEN;
 }
 
-/* Append the fields; their mask of field-key bits goes to *mask. */
+/* Append one field: its cached "key=" prefix (entry: (prefix, bit)) and value. */
+static int
+put_field(Buffer *out, PyObject *entry, PyObject *value, long long *mask, int first)
+{
+    if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 2
+            || !PyLong_CheckExact(PyTuple_GET_ITEM(entry, 1)))
+        return HAND_BACK;
+    Py_ssize_t size;
+    const char *prefix = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(entry, 0), &size);
+    long long bit = PyLong_AsLongLong(PyTuple_GET_ITEM(entry, 1));
+    if (prefix == NULL || (bit == -1 && PyErr_Occurred()))
+        return FAILED;
+    *mask |= bit;
+    if ((!first && put(out, ",", 1)) || put(out, prefix, size))
+        return FAILED;
+    return put_value(out, value);
+}
+
+/* Append the fields; their mask of field-key bits goes to *mask. The key, value and entry
+ * are held while they are used: looking a key up may run a stored key's __eq__ (a str
+ * subclass), which could change the dicts. */
 static int
 put_fields(PointLoop *self, Buffer *out, PyObject *fields, long long *mask)
 {
     if (!PyDict_CheckExact(fields) || PyDict_GET_SIZE(fields) == 0)
         return HAND_BACK;
-    Py_ssize_t pos = 0, written = 0;
+    Py_ssize_t pos = 0;
+    int first = 1;
     PyObject *key, *value;
     *mask = 0;
     while (PyDict_Next(fields, &pos, &key, &value)) {
         if (!PyUnicode_CheckExact(key))
             return HAND_BACK;
-        PyObject *entry = PyDict_GetItemWithError(self->field_keys, key);
-        if (entry == NULL)
-            return PyErr_Occurred() ? FAILED : HAND_BACK;  /* a key not seen yet */
-        if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 2)
-            return HAND_BACK;
-        Py_ssize_t size;
-        const char *prefix = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(entry, 0), &size);
-        long long bit = PyLong_AsLongLong(PyTuple_GET_ITEM(entry, 1));
-        if (prefix == NULL || (bit == -1 && PyErr_Occurred()))
-            return FAILED;
-        *mask |= bit;
-        if ((written++ && put(out, ",", 1)) || put(out, prefix, size))
-            return FAILED;
-        int done = put_value(out, value);
+        Py_INCREF(key);
+        Py_INCREF(value);
+        PyObject *entry = Py_XNewRef(PyDict_GetItemWithError(self->field_keys, key));
+        int done = entry != NULL ? put_field(out, entry, value, mask, first)
+            : PyErr_Occurred() ? FAILED : HAND_BACK;  /* a key not seen yet */
+        Py_XDECREF(entry);
+        Py_DECREF(value);
+        Py_DECREF(key);
         if (done != WRITTEN)
             return done;
+        first = 0;
     }
     return WRITTEN;
 }
@@ -684,25 +700,42 @@ write_line(PointLoop *self, PyObject *series, long long stamp, PyObject *fields,
 static int
 write_reading(PointLoop *self, PyObject *reading, Buffer *out, RunState *state)
 {
-    for (int i = 0; i < 5; i++)
-        if (slot(reading, i) == NULL)
-            return HAND_BACK;  /* a deleted attribute: Python raises AttributeError */
+    /* Its attributes are held while they are used: a time zone's Python code or a str
+     * subclass's __eq__ could replace them (object.__setattr__) and free the old ones. */
+    PyObject *part[5];
+    for (int i = 0; i < 5; i++) {
+        if (slot(reading, i) == NULL) {  /* a deleted attribute: Python raises AttributeError */
+            while (i--)
+                Py_DECREF(part[i]);
+            return HAND_BACK;
+        }
+        part[i] = Py_NewRef(slot(reading, i));
+    }
+    PyObject *measurement = part[0], *fields = part[1], *tags = part[2], *moment = part[3],
+             *gran = part[4];
+    int done = HAND_BACK;
     /* The time first: converting one in another time zone runs Python code. */
     long long stamp = self->stamp;
-    if (slot(reading, 3) != Py_None && own_stamp(self, slot(reading, 3), &stamp) != WRITTEN)
-        return HAND_BACK;
-    PyObject *measurement = slot(reading, 0), *gran = slot(reading, 4);
+    if (moment != Py_None && own_stamp(self, moment, &stamp) != WRITTEN)
+        goto end;
     if (gran == Py_None || (PyUnicode_CheckExact(gran) && PyUnicode_GET_LENGTH(gran) == 0))
         gran = self->granularity;
-    else if (!PyUnicode_CheckExact(gran) || PyUnicode_Compare(gran, self->granularity) != 0)
-        return PyErr_Occurred() ? FAILED : HAND_BACK;
+    else if (!PyUnicode_CheckExact(gran) || PyUnicode_Compare(gran, self->granularity) != 0) {
+        done = PyErr_Occurred() ? FAILED : HAND_BACK;
+        goto end;
+    }
     if (!PyUnicode_CheckExact(measurement))
-        return HAND_BACK;
-    PyObject *series = cached_series(self, measurement, gran, slot(reading, 2));
-    if (series == NULL)
-        return PyErr_Occurred() ? FAILED : HAND_BACK;
-    int done = write_line(self, series, stamp, slot(reading, 1), out, state);
+        goto end;
+    PyObject *series = cached_series(self, measurement, gran, tags);
+    if (series == NULL) {
+        done = PyErr_Occurred() ? FAILED : HAND_BACK;
+        goto end;
+    }
+    done = write_line(self, series, stamp, fields, out, state);
     Py_DECREF(series);
+end:
+    for (int i = 0; i < 5; i++)
+        Py_DECREF(part[i]);
     return done;
 }
 
