@@ -1,42 +1,23 @@
-"""The `pusher` command: a thin click layer over the library; only here errors become exits."""
+"""The `pusher` command: the click group that assembles pusher/commands/; nothing imports it.
+
+Errors become exit codes only in the command layer (pusher/commands/__init__.py).
+"""
 
 from __future__ import annotations
 
 import importlib
 import logging
-import os
 import sys
-from collections.abc import Callable, Sequence
-from functools import wraps
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import click
 
 from pusher import __version__
-from pusher.errors import ConfigError, PusherError
-from pusher.secrets import RedactingFilter, Redactor, install, redact
+from pusher.commands import State
+from pusher.secrets import RedactingFilter
 
-if TYPE_CHECKING:  # the config module is imported when a command loads one, not for --help
-    from pusher.config import Config
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("pusher")
-
-
-class State:
-    def __init__(self, config_path: str | None, verbose: int):
-        self.config_path = config_path
-        self.verbose = verbose
-        self._config: Config | None = None
-
-    def config(self) -> Config:
-        if self._config is None:
-            from pusher.config import find_config_path, load_config
-
-            self._config = load_config(find_config_path(self.config_path, os.environ))
-            install_redaction(self._config.redact)
-        return self._config
 
 
 def setup_logging(verbose: int) -> None:
@@ -47,31 +28,6 @@ def setup_logging(verbose: int) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(max(logging.DEBUG, level))
-
-
-def install_redaction(redactor: Redactor) -> None:
-    """The config's secrets join the rule every log line, message and state file goes through."""
-    install(redactor)
-
-
-def fail(message: str, code: int) -> NoReturn:
-    click.echo(f"pusher: error: {redact(message)}", err=True)
-    sys.exit(code)
-
-
-def handles_errors(command: F) -> F:
-    """Config errors exit 2 in one line; any other PusherError exits 1."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except ConfigError as exc:
-            fail(str(exc), EXIT_USAGE)
-        except PusherError as exc:
-            fail(str(exc), EXIT_FAILED)
-
-    return wrapper  # type: ignore[return-value]
 
 
 class LazyGroup(click.Group):

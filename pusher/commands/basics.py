@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from pusher.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, State, fail, handles_errors
+from pusher.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, State, fail, handles_errors
 from pusher.starter import STARTER_TYPES
 
 if TYPE_CHECKING:

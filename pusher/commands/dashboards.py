@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from pusher.cli import EXIT_FAILED, State, fail, handles_errors
+from pusher.commands import EXIT_FAILED, State, fail, handles_errors
 
 if TYPE_CHECKING:
     from pusher.dashboards.catalog import Catalog

@@ -11,7 +11,7 @@ from stat import S_ISREG
 import click
 
 from pusher import __version__
-from pusher.cli import EXIT_FAILED, EXIT_USAGE, State, fail, handles_errors
+from pusher.commands import EXIT_FAILED, EXIT_USAGE, State, fail, handles_errors
 from pusher.errors import ConfigError
 
 _SPAN = re.compile(r"^(\d+)\s*(s|m|h)$")

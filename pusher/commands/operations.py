@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pusher.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, State, fail, handles_errors
+from pusher.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, State, fail, handles_errors
 from pusher.commands.spool import spool  # noqa: F401 (registered by cli.py from here)
 
 if TYPE_CHECKING:

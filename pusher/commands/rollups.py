@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from pusher.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, State, fail, handles_errors
+from pusher.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, State, fail, handles_errors
 
 
 def _span(tz: tzinfo, since: str, until: str | None) -> tuple[datetime, datetime]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from pusher.cli import EXIT_FAILED, EXIT_OK, State, handles_errors
+from pusher.commands import EXIT_FAILED, EXIT_OK, State, handles_errors
 
 if TYPE_CHECKING:
     from pusher.config import Config

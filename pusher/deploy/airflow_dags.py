@@ -21,7 +21,7 @@ from pusher.deploy.airflow_connections import influx_values, secrets_of, source_
 from pusher.overrides import OVERRIDES_VAR
 
 log = logging.getLogger(__name__)
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2  # pusher's exit codes (pusher.cli)
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2  # pusher's exit codes (pusher.commands)
 STOP_GRACE = 10.0  # seconds between asking pusher to stop and killing it
 
 
