@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -50,6 +51,9 @@ SOURCE_KEYS = ("type", "granularity", "schedule", "jitter", "timeout", "enabled"
 ON_COLLISION = ("refuse", "last", "sum")
 # A source name ends up in file names, tags, DAG ids and command lines: no path separator,
 # no control character, no leading dot, dash or blank (spaces inside are fine: "web shop").
+# Folders of config files appended to sys.path (python sources name them when a module is
+# not found).
+IMPORT_FOLDERS: list[str] = []
 _SOURCE_NAME = re.compile(r"[^\s.\-/\\][^/\\\x00-\x1f\x7f]*(?<!\s)")
 
 
@@ -137,10 +141,20 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=name) from None
     config = parse_config(data, env, path=path)
-    from pusher.sources.python import add_import_folder
-
     add_import_folder(config.root)  # `callable = "my_metrics:fn"` beside the config file
     return config
+
+
+def add_import_folder(folder: Path) -> None:
+    """Let python sources import modules that sit in `folder` (a config file's folder).
+
+    Appended, not prepended: an installed package of the same name still wins.
+    """
+    entry = str(folder)
+    if entry not in sys.path:
+        sys.path.append(entry)
+    if entry not in IMPORT_FOLDERS:
+        IMPORT_FOLDERS.append(entry)
 
 
 def parse_config(data: Mapping[str, Any], env: Mapping[str, str], path: Path | None = None

@@ -9,7 +9,6 @@ The target is checked at start-up like a source type of its own: its signature a
 from __future__ import annotations
 
 import importlib
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,25 +16,10 @@ from typing import Any
 from pusher.reading import Reading, Window
 from pusher.sources import Probe, option_problem, source_probes
 
-# Folders appended to sys.path for config files (named when a module is not found).
-_CONFIG_FOLDERS: list[str] = []
-
 
 def python_callable(window: Window, callable: str, **options: Any) -> Iterable[Reading]:
     """Any Python callable "package.module:function", called as function(window, **options)."""
     return resolve(callable)(window, **options)
-
-
-def add_import_folder(folder: Path) -> None:
-    """Let python sources import modules that sit in `folder` (a config file's folder).
-
-    Appended, not prepended: an installed package of the same name still wins.
-    """
-    entry = str(folder)
-    if entry not in sys.path:
-        sys.path.append(entry)
-    if entry not in _CONFIG_FOLDERS:
-        _CONFIG_FOLDERS.append(entry)
 
 
 def resolve(reference: str) -> Callable[..., Iterable[Reading]]:
@@ -46,7 +30,9 @@ def resolve(reference: str) -> Callable[..., Iterable[Reading]]:
     except ModuleNotFoundError as exc:
         if exc.name is None or not module_name.startswith(exc.name):
             raise  # the module was found; something it imports is missing
-        where = " and ".join([*(f"next to the config in {f}" for f in _CONFIG_FOLDERS),
+        from pusher.config import IMPORT_FOLDERS
+
+        where = " and ".join([*(f"next to the config in {f}" for f in IMPORT_FOLDERS),
                               "on the Python path (PYTHONPATH, installed packages)"])
         raise ModuleNotFoundError(f"no module named {exc.name!r} (looked {where})",
                                   name=exc.name) from None
