@@ -15,6 +15,7 @@ from typing import Any
 
 from pusher.excerpt import excerpt
 from pusher.pipeline import RunRecord
+from pusher.points.pusher_runs import RUN_MEASUREMENT
 from pusher.reading import Reading
 from pusher.secrets import redact
 from pusher.state import read_json, update_json
@@ -30,22 +31,6 @@ def _warn_once(path: Path, name: str, text: str, *args: object) -> None:
     if (path, name) not in _said:
         _said.add((path, name))
         log.warning(text, path, name, *args)
-
-RUN_MEASUREMENT = "pusher_runs"
-RUN_TAGS = ("source", "granularity")
-# The one place the pusher_runs schema is written down (dashboards are checked against it).
-RUN_FIELDS: dict[str, type] = {
-    "status": str,      # done | partial | failed
-    "ok": int,          # 1 when status is done
-    "duration": float,  # seconds
-    "readings": int,
-    "written": int,
-    "refused": int,
-    "spooled": int,
-    "lag": float,       # seconds from the run's end back to the watermark
-    "interval": float,  # seconds between scheduled runs, for staleness checks
-    "watermark": int,   # epoch seconds: end of the last window completely written
-}
 
 
 def run_reading(record: RunRecord, ended: datetime, watermark: datetime | None,

@@ -17,7 +17,7 @@ import requests
 from pusher.bounded import BoundedSession
 from pusher.config import InfluxConfig
 from pusher.errors import PusherError
-from pusher.runlog import RUN_MEASUREMENT
+from pusher.points.pusher_runs import RUN_MEASUREMENT
 from pusher.writers import cause_name, one_line, with_setup_hint
 
 log = logging.getLogger(__name__)

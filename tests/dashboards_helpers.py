@@ -19,8 +19,8 @@ from cli_helpers import run_pusher
 from googleapiclient.http import HttpMockSequence
 
 from pusher.config import load_config
+from pusher.points.pusher_runs import RUN_FIELDS, RUN_MEASUREMENT, RUN_TAGS
 from pusher.reading import Granularity, Reading, Window
-from pusher.runlog import RUN_FIELDS, RUN_MEASUREMENT, RUN_TAGS
 from pusher.sources.google_analytics import google_analytics
 
 ROOT = Path(__file__).resolve().parent.parent

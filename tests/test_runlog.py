@@ -8,7 +8,8 @@ from ops_helpers import grid_source, per_time, pusher, write_config, write_v2_co
 from pusher.config import InfluxConfig, load_config
 from pusher.lineprotocol import encode
 from pusher.pipeline import RunRecord
-from pusher.runlog import RUN_FIELDS, Watermarks, run_reading
+from pusher.points.pusher_runs import RUN_FIELDS
+from pusher.runlog import Watermarks, run_reading
 from pusher.runquery import RunQuery
 from pusher.state import read_json
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from pusher.runlog import RUN_FIELDS, RUN_MEASUREMENT
+from pusher.points.pusher_runs import RUN_FIELDS, RUN_MEASUREMENT
 
 if TYPE_CHECKING:
     from pusher.config import Config

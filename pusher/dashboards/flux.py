@@ -17,8 +17,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from pusher.points.pusher_runs import RUN_MEASUREMENT
 from pusher.rollups.render import flux_string
-from pusher.runlog import RUN_MEASUREMENT
 
 # Hourly points in ${bucket}, daily ones in ${daily_bucket} (the data contract).
 HOURLY_BUCKET = '"${bucket}"'
