@@ -20,12 +20,9 @@ import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pusher.state import StateError, locked, quarantine, read_framed, write_atomic, write_framed
-
-if TYPE_CHECKING:
-    from pusher.spool import Spool
 
 log = logging.getLogger(__name__)
 _CRC = re.compile(r', "crc": "([0-9a-f]{8})"\}$')
@@ -213,7 +210,13 @@ def record(source: str, reason: str, line: str | None = None, reading: str | Non
     return entry
 
 
-def requeue_refused(spool: Spool, dead_letter: DeadLetter) -> int:
+class Requeue(Protocol):
+    """Where refused lines go back to: the spool, whose module imports this one."""
+
+    def put(self, source: str, lines: list[str], granularity: str = "hourly") -> object: ...
+
+
+def requeue_refused(spool: Requeue, dead_letter: DeadLetter) -> int:
     """Move refused lines back into the spool (after their cause was fixed); returns how many.
 
     Records without a line (readings refused before they became one) stay where they are.
