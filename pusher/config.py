@@ -1,4 +1,10 @@
-"""pusher.toml -> frozen dataclasses, with ${VAR} from the environment and secrets tracked."""
+"""pusher.toml -> frozen dataclasses, with ${VAR} from the environment and secrets tracked.
+
+The config package: the `[pusher]`, `[influx]` and `[sources]` tables here, the `[rollups]`
+table in pusher/rollups/config.py. May import pusher.deploy (the `[airflow]` table,
+$PUSHER_OVERRIDES), pusher.points (precisions), schedules, values, secrets and below;
+never the sources, writers, runs or anything that reads the config.
+"""
 
 from __future__ import annotations
 

@@ -2,9 +2,9 @@
 
 `collect` (and `pusher run`) write each point into the bucket of its granularity, with the
 source's pusher_runs point; a run without its state directory reads the source's watermark
-back from pusher_runs in that same bucket (pusher/runquery.py). So the smallest token pusher
-needs may write and read the buckets of its sources' granularities, nothing else. `setup`
-needs more: it creates buckets and tasks (docs/operations.md, "Tokens").
+back from pusher_runs in that same bucket (pusher/runquery.py). So the smallest token
+pusher needs may write and read the buckets of its sources' granularities, nothing else.
+`setup` needs more: it creates buckets and tasks (docs/operations.md, "Tokens").
 
 The check asks the server itself, with the token, instead of reading the token's
 authorizations (a least-privilege token may not read those): a write of zero points

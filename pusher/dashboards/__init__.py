@@ -1,6 +1,11 @@
 """Grafana dashboards and alert rules as plain data, rendered to grafana/ by
 `pusher dashboards render` for a config's buckets, time zone and measurements (catalog.py).
-Pure: building them does no I/O."""
+Pure: building them does no I/O.
+
+May import pusher.rollups (Flux strings), pusher.sources (what a type writes),
+pusher.config and pusher.points (the pusher_runs schema); never the runs (pusher/runs/:
+an independence contract).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
 """Daily rollups inside InfluxDB: render, install, backfill and verify them.
 
-Kept import-free: pusher.config imports pusher.rollups.config at start-up.
+The `[rollups]` table itself is read by the config (pusher/rollups/config.py). May import
+pusher.writers (HTTP answers), pusher.config and below; never the runs or dashboards.
 """

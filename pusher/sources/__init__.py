@@ -1,5 +1,8 @@
 """The source registry: every type, ours included, is an entry point in `pusher.sources`.
 
+One module per source type. May import pusher.config, pusher.values, pusher.deadline and
+pusher.reading/errors; never pusher.writers (an independence contract) or the runs.
+
 A source is a plain callable: `source(window, **options) -> Iterable[Reading]`, where the
 options are the keys of its `[sources.NAME]` table other than the keys every source has
 (config.SOURCE_KEYS). It may carry a `validate_options(options)` attribute that raises

@@ -1,5 +1,11 @@
 """Writers post one batch of line protocol; delivery.py adds retries, splitting and refusal.
 
+The package is everything between an encoded line and InfluxDB's answer: the sinks
+(pusher/sinks.py), the spool and the dead-letter file (pusher/spool.py,
+pusher/deadletter.py), a spooled batch's way to InfluxDB (pusher/batches.py) and the
+writers. May import pusher.config, pusher.points, pusher.state and below; never
+pusher.sources (an independence contract) or the runs.
+
 A writer is any object with `post(body, granularity) -> None` and `close()`; the granularity
 picks the destination (bucket or retention policy) of the batch. `post` returns only on
 InfluxDB's own acknowledgement (HTTP 204, on 1.x and 2.x alike), raises ServerAnswer for
