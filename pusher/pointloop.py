@@ -4,10 +4,11 @@ point recorded for the collision check. The hot path of every run.
 `PointLoop.run` takes the common reading (exactly a `Reading`, of the run's granularity,
 encodable, on a point its window has not had yet) and hands anything else back to its
 caller, the pipeline, which deals with it one by one: notes, refusals, collisions, other
-granularities. pusher/_speedups.c compiles the same loop over the same Encoder and PointSet
-(their caches and tables are shared, so either may take any reading); it is used when it
-was built, and gives the same bytes (tests/test_speedups.py checks both on hostile
-readings). This module is the reference and the fallback where no compiler was available.
+granularities. pusher/_speedups.c compiles the same loop over the same Encoder and
+PointSet (their caches and tables are shared, so either may take any reading); it is used
+when it was built, and gives the same bytes (tests/test_speedups.py checks both on
+hostile readings). This module is the reference and the fallback where no compiler was
+available.
 """
 
 from __future__ import annotations

@@ -90,7 +90,8 @@ def batches(draw, most):
 
 def run(batches, mode, compiled, monkeypatch, caplog):
     """(lines, counts, refusal reasons) of a run of the windows' readings."""
-    monkeypatch.setattr(pusher.pointloop, "COMPILED", _speedups.PointLoop if compiled else None)
+    monkeypatch.setattr(pusher.pointloop, "COMPILED",
+                        _speedups.PointLoop if compiled else None)
     sink = Lines()
     windows = WINDOWS[:len(batches)]
     source = {w.start: items for w, items in zip(windows, batches, strict=True)}
