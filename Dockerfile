@@ -2,7 +2,7 @@
 # pusher: one image for every way of running it (docker compose, Kubernetes CronJobs,
 # a plain `docker run`). Config at /etc/pusher/pusher.toml, state (spool, watermarks,
 # heartbeat) at /var/lib/pusher. Dependencies are pinned in requirements.lock
-# (regenerate with `bash deploy/lock.sh`).
+# (regenerate with `bash scripts/lock.sh`).
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 

@@ -22,7 +22,7 @@ from typing import Any
 import requests
 
 from benchmarks.push import ROOT
-from pusher.lineprotocol import Encoder
+from pusher.points.lineprotocol import Encoder
 from pusher.reading import Granularity, Window, windows_between
 from pusher.sources.prometheus import prometheus, read_windows
 

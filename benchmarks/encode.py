@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from benchmarks.workload import SERIES, START, point_encoder, readings, reference_encode
-from pusher.lineprotocol import Encoder
+from pusher.points.lineprotocol import Encoder
 
 # Small chunks, interleaved in turn: a shared machine's load falls on every encoder alike.
 CHUNK = 20_000

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from benchmarks.workload import START
-from pusher.lineprotocol import Encoder
+from pusher.points.lineprotocol import Encoder
 from pusher.reading import Granularity, Window
 from pusher.sources import prometheus_api
 from pusher.sources.prometheus import read_windows

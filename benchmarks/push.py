@@ -16,7 +16,7 @@ from typing import Any
 import requests
 
 from benchmarks.workload import START, readings
-from pusher.lineprotocol import Encoder
+from pusher.points.lineprotocol import Encoder
 
 ROOT = Path(__file__).resolve().parent.parent
 PYCACHE = ROOT / ".local" / "benchmarks-pycache"

@@ -22,7 +22,7 @@ python="${PYTHON:-python3}"
     || { echo "pusher needs Python >= 3.11 (set PYTHON=...)" >&2; exit 1; }
 "$python" -c 'import ensurepip, venv' 2>/dev/null || { packages+=(python3-venv); commands+=(missing-venv); }
 if [ "$mode" = test ]; then
-    # The compiled point loop (pusher/_speedups.c) is optional for users, whose install
+    # The compiled point loop (pusher/points/_speedups.c) is optional for users, whose install
     # skips it with a warning without a compiler; the tests compare it with the
     # pure-Python loop, so here it is built.
     packages+=(gcc)
@@ -64,7 +64,7 @@ pip_install() {
 }
 : > .local/pip.log
 pip_install -e ".[all,dev]"
-if ! .venv/bin/python -c 'import pusher._speedups' 2>/dev/null; then
+if ! .venv/bin/python -c 'import pusher.points._speedups' 2>/dev/null; then
     echo "==> warning: the compiled point loop was not built (no C compiler or Python" \
          "headers): pusher runs its pure-Python loop, which writes the same bytes" >&2
 fi

@@ -33,14 +33,14 @@ def airflow_venv() -> Path:
 
 
 class Airflow:
-    """One AIRFLOW_HOME with a DAGs folder holding deploy/airflow/pusher_dags.py."""
+    """One AIRFLOW_HOME with a DAGs folder holding platforms/airflow/pusher_dags.py."""
 
     def __init__(self, home: Path, config: Path, plugins: Path) -> None:
         self.venv = airflow_venv()
         self.home = home
         self.port = free_port()
         (home / "dags").mkdir(parents=True, exist_ok=True)
-        dag_file = ROOT / "deploy" / "airflow" / "pusher_dags.py"
+        dag_file = ROOT / "platforms" / "airflow" / "pusher_dags.py"
         (home / "dags" / dag_file.name).write_text(dag_file.read_text())
         clean = {k: v for k, v in os.environ.items()
                  if not k.startswith(("AIRFLOW", "PUSHER_", "PYTHON"))}

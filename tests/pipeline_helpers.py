@@ -1,7 +1,7 @@
 """A sink that keeps what the pipeline hands it: the pipeline's own logic under test, not a
 server's."""
 
-from pusher.sinks import SinkCounts
+from pusher.writers.sinks import SinkCounts
 
 
 class Lines:

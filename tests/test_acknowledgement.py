@@ -9,7 +9,7 @@ from fault_proxy import fault_proxy
 from ops_helpers import count, grid_source, pusher, write_config
 from servers import free_port
 
-from pusher.spool import Spool
+from pusher.writers.spool import Spool
 
 LOGIN_PAGE = (200, {"Content-Type": "text/html; charset=utf-8"},
               b"<html>\n<body>Please log in</body>\n</html>\n")

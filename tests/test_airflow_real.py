@@ -1,4 +1,4 @@
-"""deploy/airflow/pusher_dags.py in a real Apache Airflow 3, writing to a real InfluxDB 2.x.
+"""platforms/airflow/pusher_dags.py in a real Apache Airflow 3, writing to a real InfluxDB 2.x.
 
 One Airflow home per module (SQLite, LocalExecutor): the DAG file parses with no import
 error for a source named "web shop"; `airflow dags test` lands exactly the points of the

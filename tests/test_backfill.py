@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 from ops_helpers import count, grid_source, per_time, pusher, write_config
 
-from pusher.runlog import Watermarks
+from pusher.runs.history import Watermarks
 from pusher.state import read_json
 
 JAN = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp())

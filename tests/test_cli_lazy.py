@@ -51,8 +51,8 @@ try:
 except SystemExit:
     pass
 print(sorted(m for m in sys.modules if m.startswith("pusher.commands.")
-             or m in ("requests", "importlib.metadata", "pusher.batches",
-                      "pusher.spool", "pusher.deadletter",
+             or m in ("requests", "importlib.metadata", "pusher.writers.batches",
+                      "pusher.writers.spool", "pusher.writers.deadletter",
                       "pusher.writers.delivery")))
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

@@ -17,8 +17,8 @@ import pytest
 from ops_helpers import PLUGINS, command, environment, write_config
 
 from pusher.config import load_config
-from pusher.jobs import Outputs, run_sources
-from pusher.runlog import Watermarks
+from pusher.runs.collect import Outputs, run_sources
+from pusher.runs.history import Watermarks
 
 T0 = datetime(2026, 11, 2, 5, 30, tzinfo=UTC)
 pytestmark = pytest.mark.usefixtures("plugins_on_path")

@@ -14,10 +14,10 @@ from cli_helpers import run_pusher
 from ops_helpers import write_config
 from pipeline_helpers import Lines
 
-from pusher.collisions import EXACT_POINTS, KeySets, PointSet
-from pusher.lineprotocol import Encoder
-from pusher.pipeline import Run, collect
+from pusher.points.collisions import EXACT_POINTS, KeySets, PointSet
+from pusher.points.lineprotocol import Encoder
 from pusher.reading import Granularity, Reading, Window
+from pusher.runs.pipeline import Run, collect
 
 WINDOW = Window.containing(datetime(2026, 3, 2, 10, 30, tzinfo=UTC), Granularity.HOURLY)
 ORDERS = [("shop", 10), ("shop", 25), ("web", 3), ("shop", 7)]

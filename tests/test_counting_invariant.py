@@ -17,8 +17,8 @@ import requests
 from fault_proxy import RESET, fault_proxy
 from ops_helpers import command, environment, pusher, write_config
 
-from pusher.deadletter import DeadLetter
-from pusher.spool import Spool
+from pusher.writers.deadletter import DeadLetter
+from pusher.writers.spool import Spool
 
 SERIES, HOURS = 30, 6
 SINCE = ("--since", "2026-01-01T00:00Z", "--until", f"2026-01-01T{HOURS:02d}:00Z")

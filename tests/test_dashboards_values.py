@@ -27,7 +27,7 @@ from ops_helpers import pusher, write_v2_config
 from pusher import Reading
 from pusher.config import InfluxConfig
 from pusher.dashboards import ALERTING_FILE, BOARDS, DATASOURCE_UID, Catalog, render
-from pusher.lineprotocol import encode
+from pusher.points.lineprotocol import encode
 from pusher.writers.influx_v2 import InfluxV2Writer
 
 EXAMPLE_V2 = ROOT / "examples" / "pusher-v2.toml"

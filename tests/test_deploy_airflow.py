@@ -28,7 +28,7 @@ from pusher.reading import Granularity
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "pusher.toml"
-DAG_FILE = ROOT / "deploy" / "airflow" / "pusher_dags.py"
+DAG_FILE = ROOT / "platforms" / "airflow" / "pusher_dags.py"
 PARIS = ZoneInfo("Europe/Paris")
 DAG_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")  # Airflow's KEY_REGEX and length
 

@@ -20,7 +20,7 @@ from pusher.secrets import variables
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
-COMPOSE_CONFIG = ROOT / "deploy" / "compose" / "pusher.toml"
+COMPOSE_CONFIG = ROOT / "platforms" / "compose" / "pusher.toml"
 EXAMPLE = ROOT / "examples" / "pusher.toml"
 EXAMPLE_V2 = ROOT / "examples" / "pusher-v2.toml"
 # Compose interpolation: ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, $VAR; $$ escapes.

@@ -18,7 +18,7 @@ from pusher.reading import Granularity
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "pusher.toml"
-COMMITTED = ROOT / "deploy" / "k8s"
+COMMITTED = ROOT / "platforms" / "k8s"
 K8S_VERSION = "1.30"  # CronJob.spec.timeZone is stable since 1.27
 
 
@@ -36,9 +36,9 @@ def test_committed_manifests_match_the_example_config():
     committed = {p.name: p.read_text() for p in COMMITTED.glob("*.yaml")}
     expected = {name: to_yaml(docs) for name, docs in files.items()}
     assert committed.keys() == expected.keys(), "re-run: pusher -c examples/pusher.toml " \
-        "k8s render --out deploy/k8s"
+        "k8s render --out platforms/k8s"
     for name, text in expected.items():
-        assert committed[name] == text, f"deploy/k8s/{name} drifted: re-render it"
+        assert committed[name] == text, f"platforms/k8s/{name} drifted: re-render it"
 
 
 def test_every_committed_manifest_validates_strictly_offline():

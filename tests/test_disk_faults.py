@@ -12,8 +12,8 @@ import pytest
 from ops_helpers import grid_source, pusher, write_config
 from servers import free_port
 
-from pusher.deadletter import DeadLetter
-from pusher.spool import Spool
+from pusher.writers.deadletter import DeadLetter
+from pusher.writers.spool import Spool
 
 SINCE = ("--since", "2026-01-01T00:00Z", "--until", "2026-01-02T00:00Z")
 

@@ -67,7 +67,7 @@ def test_the_lock_pins_satisfy_every_runtime_requirement():
             problems.append(f"{requirement} is not pinned")
         elif locked[name] not in requirement.specifier:
             problems.append(f"{requirement} but the lock pins {locked[name]}")
-    assert not problems, "regenerate with `bash deploy/lock.sh`: " + "; ".join(problems)
+    assert not problems, "regenerate with `bash scripts/lock.sh`: " + "; ".join(problems)
 
 
 def test_the_all_extra_covers_every_runtime_extra():

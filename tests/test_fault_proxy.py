@@ -4,12 +4,12 @@ import pytest
 from fault_proxy import fault_proxy
 from ops_helpers import count
 
-from pusher.batches import Deliverer, ServerHealth
 from pusher.config import InfluxConfig
-from pusher.sinks import flush_spool
-from pusher.spool import DeadLetter, Spool, requeue_refused
+from pusher.writers.batches import Deliverer, ServerHealth
 from pusher.writers.delivery import Delivery, RetryPolicy
 from pusher.writers.influx_v1 import InfluxV1Writer
+from pusher.writers.sinks import flush_spool
+from pusher.writers.spool import DeadLetter, Spool, requeue_refused
 
 
 @pytest.fixture

@@ -13,13 +13,13 @@ from cli_helpers import run_pusher
 from ops_helpers import write_config
 from pipeline_helpers import Lines
 
-from pusher.deadletter import DeadLetter
 from pusher.excerpt import excerpt, reading_excerpt
-from pusher.lineprotocol import Encoder, encode
-from pusher.pipeline import DEAD_LETTER_BATCH, Run
-from pusher.pipeline import collect as collect_windows
+from pusher.points.lineprotocol import Encoder, encode
 from pusher.reading import Granularity, Reading, Window
+from pusher.runs.pipeline import DEAD_LETTER_BATCH, Run
+from pusher.runs.pipeline import collect as collect_windows
 from pusher.state import read_json
+from pusher.writers.deadletter import DeadLetter
 
 PLUGINS = str(Path(__file__).parent / "plugins")
 SINCE, UNTIL = "2026-02-01T10:00Z", "2026-02-01T11:00Z"

@@ -6,7 +6,7 @@ import pytest
 
 from pusher import Reading
 from pusher.errors import RefusedReading
-from pusher.lineprotocol import Encoder, encode, to_timestamp
+from pusher.points.lineprotocol import Encoder, encode, to_timestamp
 
 
 def line(reading: Reading, **kwargs) -> str:

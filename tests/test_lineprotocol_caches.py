@@ -6,7 +6,7 @@ import pytest
 
 from pusher import Reading
 from pusher.errors import RefusedReading
-from pusher.lineprotocol import Encoder, encode
+from pusher.points.lineprotocol import Encoder, encode
 
 
 def fresh(reading: Reading, default_time: int = 7) -> str:

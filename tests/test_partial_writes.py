@@ -7,7 +7,7 @@ from ops_helpers import count, grid_source, pusher, write_config
 from servers import InfluxDB1
 
 from pusher.config import InfluxConfig
-from pusher.deadletter import DeadLetter
+from pusher.writers.deadletter import DeadLetter
 from pusher.writers.delivery import Delivery, RetryPolicy
 from pusher.writers.influx_v1 import InfluxV1Writer
 from pusher.writers.influx_v2 import InfluxV2Writer

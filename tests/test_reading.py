@@ -69,7 +69,7 @@ def test_unknown_granularity_is_a_clear_error():
 
 def test_until_alone_starts_at_the_previous_local_day():
     from pusher.config import parse_config
-    from pusher.jobs import windows_for
+    from pusher.runs.collect import windows_for
 
     config = parse_config({"pusher": {"timezone": "Europe/Paris"},
                            "sources": {"s": {"type": "python", "granularity": "daily"}}}, {})

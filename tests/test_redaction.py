@@ -15,9 +15,9 @@ from cli_helpers import run_pusher
 from ops_helpers import write_config
 from servers import free_port
 
-from pusher.deadletter import DeadLetter
 from pusher.secrets import Redactor, mask_positions
 from pusher.state import read_json
+from pusher.writers.deadletter import DeadLetter
 
 SECRETS = {"INFLUX_PASSWORD": "Infl-Pass-77x", "DB_PASSWORD": "Qs-Pass-1234",
            "PROM_TOKEN": "tok-Xy12-abcdef", "API_KEY": "k3y-in-a-query"}

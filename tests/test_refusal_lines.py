@@ -3,7 +3,7 @@ is still in the dead-letter file (real InfluxDB 1.x refusing points beyond reten
 
 from ops_helpers import grid_source, pusher, write_config
 
-from pusher.deadletter import DeadLetter
+from pusher.writers.deadletter import DeadLetter
 
 
 def warnings(stderr: str) -> list[str]:

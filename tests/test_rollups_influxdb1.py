@@ -21,8 +21,8 @@ from rollups_helpers import (
 )
 
 from pusher.config import load_config
-from pusher.jobs import Outputs, run_sources
 from pusher.reading import Granularity, Window
+from pusher.runs.collect import Outputs, run_sources
 
 FUNCTIONS = {"events": {"count": "sum"}, "objects": {"count": "last"},
              "timings": {"count": "sum", "max": "max", "mean": "mean"}}

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pusher import Reading
 from pusher.config import InfluxConfig
 from pusher.errors import RefusedReading
-from pusher.lineprotocol import Encoder
+from pusher.points.lineprotocol import Encoder
 from pusher.writers.influx_v1 import InfluxV1Writer
 
 SPECIALS = ",= \"\\#'\t"

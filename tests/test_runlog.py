@@ -6,11 +6,11 @@ import requests
 from ops_helpers import grid_source, per_time, pusher, write_config, write_v2_config
 
 from pusher.config import InfluxConfig, load_config
-from pusher.lineprotocol import encode
-from pusher.pipeline import RunRecord
+from pusher.points.lineprotocol import encode
 from pusher.points.pusher_runs import RUN_FIELDS
-from pusher.runlog import Watermarks, run_reading
-from pusher.runquery import RunQuery
+from pusher.runs.history import Watermarks, run_reading
+from pusher.runs.history_query import RunQuery
+from pusher.runs.pipeline import RunRecord
 from pusher.state import read_json
 
 HOUR = 3600

@@ -10,7 +10,7 @@ import pytest
 from ops_helpers import command, environment, write_config
 
 from pusher.config import parse_config
-from pusher.scheduler import Finished, Scheduler
+from pusher.scheduling.scheduler import Finished, Scheduler
 from pusher.state import read_json
 
 START = datetime(2026, 1, 1, 0, 0, tzinfo=UTC)

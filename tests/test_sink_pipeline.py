@@ -6,12 +6,12 @@ from pathlib import Path
 
 from servers import InfluxDB1, free_port
 
-from pusher.batches import Deliverer, ServerHealth
 from pusher.config import InfluxConfig
-from pusher.sinks import InfluxSink
-from pusher.spool import DeadLetter, Spool, SpoolFull
+from pusher.writers.batches import Deliverer, ServerHealth
 from pusher.writers.delivery import Delivery, RetryPolicy
 from pusher.writers.influx_v1 import InfluxV1Writer
+from pusher.writers.sinks import InfluxSink
+from pusher.writers.spool import DeadLetter, Spool, SpoolFull
 
 BOUND = 30  # seconds a post may wait for another one before the test gives up on it
 

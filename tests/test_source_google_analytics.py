@@ -16,12 +16,12 @@ from cli_helpers import run_pusher
 from googleapiclient.http import HttpMock, HttpMockSequence
 
 from pusher.errors import ConfigError, SourceError
-from pusher.lineprotocol import Encoder
-from pusher.pipeline import Run, collect
+from pusher.points.lineprotocol import Encoder
 from pusher.reading import Granularity, Note, Window
-from pusher.sinks import StdoutSink
+from pusher.runs.pipeline import Run, collect
 from pusher.sources import check_options
 from pusher.sources.google_analytics import RETRY_DELAYS, google_analytics
+from pusher.writers.sinks import StdoutSink
 
 ENDPOINT = "https://ga-proxy.example.test/"
 # The daily window of 27 Nov 2026 in Paris: [26 Nov 23:00 UTC, 27 Nov 23:00 UTC).

@@ -13,12 +13,12 @@ import requests
 from cli_helpers import run_pusher
 from server_prometheus_history import PrometheusHistory
 
-from pusher.lineprotocol import Encoder
-from pusher.pipeline import Run, collect
+from pusher.points.lineprotocol import Encoder
 from pusher.reading import Granularity, windows_between
-from pusher.sinks import StdoutSink
+from pusher.runs.pipeline import Run, collect
 from pusher.sources import prometheus_spans
 from pusher.sources.prometheus import prometheus
+from pusher.writers.sinks import StdoutSink
 
 BERLIN = ZoneInfo("Europe/Berlin")
 START = datetime(2024, 3, 25, tzinfo=UTC)

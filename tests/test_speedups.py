@@ -1,4 +1,4 @@
-"""The compiled point loop (pusher/_speedups.c) and the pure-Python one write the same bytes.
+"""The compiled point loop (pusher/points/_speedups.c) and the pure-Python one write the same bytes.
 
 Both run the whole pipeline (`collect`) over the same generated hostile readings: names and
 values with every special character, lone surrogates, line breaks, non-finite floats, ints
@@ -26,13 +26,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pipeline_helpers import Lines
 
-import pusher.collisions
-import pusher.pointloop
-from pusher import _speedups  # type: ignore[attr-defined]
-from pusher.collisions import KeySets, PointSet
-from pusher.lineprotocol import Encoder, encode
-from pusher.pipeline import Run, collect
+import pusher.points.collisions
+import pusher.points.pointloop
+from pusher.points import _speedups  # type: ignore[attr-defined]
+from pusher.points.collisions import KeySets, PointSet
+from pusher.points.lineprotocol import Encoder, encode
 from pusher.reading import Granularity, Note, Reading, Window
+from pusher.runs.pipeline import Run, collect
 
 WINDOWS = [Window.containing(datetime(2026, 3, 2, 10, 30, tzinfo=UTC), Granularity.HOURLY),
            Window.containing(datetime(2026, 3, 2, 11, 30, tzinfo=UTC), Granularity.HOURLY)]
@@ -90,13 +90,13 @@ def batches(draw, most):
 
 def run(batches, mode, compiled, monkeypatch, caplog):
     """(lines, counts, refusal reasons) of a run of the windows' readings."""
-    monkeypatch.setattr(pusher.pointloop, "COMPILED",
+    monkeypatch.setattr(pusher.points.pointloop, "COMPILED",
                         _speedups.PointLoop if compiled else None)
     sink = Lines()
     windows = WINDOWS[:len(batches)]
     source = {w.start: items for w, items in zip(windows, batches, strict=True)}
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="pusher.pipeline"):
+    with caplog.at_level(logging.INFO, logger="pusher.runs.pipeline"):
         record = collect(Run("s", lambda window: iter(source[window.start]), {}, "hourly",
                              Encoder("s"), sink, on_collision=mode), windows)
     counts = (record.readings, record.written, record.refused, record.collided, record.notes,
@@ -113,7 +113,7 @@ def test_compiled_and_python_loops_write_the_same(first, second, repeats, mode, 
                                                   monkeypatch, caplog):
     # Repeated readings land on points the window has; a low limit makes windows compact.
     first = first + [first[i] for i in repeats if i < len(first)]
-    monkeypatch.setattr(pusher.collisions, "EXACT_POINTS", compact_at)
+    monkeypatch.setattr(pusher.points.collisions, "EXACT_POINTS", compact_at)
     compiled = run([first, second], mode, True, monkeypatch, caplog)
     python = run([first, second], mode, False, monkeypatch, caplog)
     assert compiled == python
@@ -126,7 +126,7 @@ def test_many_readings_of_few_series_compact_and_collide_alike(monkeypatch, capl
     batch = [Reading("m", {"v": generator.choice([0.5, 7, "x", True, 1e300, -2.5e-3])},
                      dict(generator.choice(series)),
                      generator.choice([None, *moments])) for _ in range(3000)]
-    monkeypatch.setattr(pusher.collisions, "EXACT_POINTS", 64)
+    monkeypatch.setattr(pusher.points.collisions, "EXACT_POINTS", 64)
     for mode in ("refuse", "last"):
         compiled = run([batch], mode, True, monkeypatch, caplog)
         assert compiled == run([batch], mode, False, monkeypatch, caplog)
@@ -151,7 +151,7 @@ def test_floats_are_written_as_python_writes_them():
     for reading in readings:  # series and field keys known: the loop takes every one
         encoder.encode(reading, "hourly", 0)
         keys_of(reading.fields, encoder.fields_mask)
-    assert loop.run(iter(readings), body, len(readings) + 1) is pusher.pointloop.END
+    assert loop.run(iter(readings), body, len(readings) + 1) is pusher.points.pointloop.END
     assert body.decode().split("\n")[:-1] == [encode(r, default_time=0) for r in readings]
 
 
@@ -169,7 +169,7 @@ def test_own_times_are_stamped_as_python_stamps_them(precision):
     keys_of(readings[0].fields, encoder.fields_mask)
     body, taken = bytearray(), []
     iterator = iter(readings)
-    while (item := loop.run(iterator, body, 100)) is not pusher.pointloop.END:
+    while (item := loop.run(iterator, body, 100)) is not pusher.points.pointloop.END:
         taken.append(item)
     assert body.decode().split("\n")[:-1] == [encode(r, precision=precision)
                                               for r in readings if r not in taken]
@@ -187,7 +187,7 @@ def test_a_failing_source_keeps_the_lines_before_it_alike(monkeypatch, caplog):
 
     results = []
     for compiled in (True, False):
-        monkeypatch.setattr(pusher.pointloop, "COMPILED",
+        monkeypatch.setattr(pusher.points.pointloop, "COMPILED",
                             _speedups.PointLoop if compiled else None)
         sink = Lines()
         record = collect(Run("s", lambda window: failing(), {}, "hourly", Encoder("s"), sink),
@@ -216,7 +216,7 @@ def test_pusher_pure_python_switches_the_compiled_loop_off(pure, expected):
     # compiler gets.
     env = {**os.environ, "PUSHER_PURE_PYTHON": pure}
     shown = subprocess.run(
-        [sys.executable, "-c", "import pusher.pointloop as p; print(p.COMPILED)"],
+        [sys.executable, "-c", "import pusher.points.pointloop as p; print(p.COMPILED)"],
         env=env, capture_output=True, text=True, check=True).stdout
     assert expected in shown
     assert ("_speedups" in shown) == (expected != "None")
@@ -235,12 +235,12 @@ def test_a_build_without_a_c_compiler_skips_the_extension_with_a_warning(tmp_pat
         cwd=tmp_path, env={**os.environ, "CC": "false"}, capture_output=True, text=True,
         timeout=120, check=False)
     assert built.returncode == 0, built.stderr[-2000:]
-    assert 'building extension "pusher._speedups" failed' in built.stdout + built.stderr
+    assert 'building extension "pusher.points._speedups" failed' in built.stdout + built.stderr
     assert not list((tmp_path / "out").rglob("*.so"))
     shown = subprocess.run(
-        # -S: not the editable install's finder, which maps pusher._speedups to this tree
+        # -S: not the editable install's finder, which maps pusher.points._speedups to this tree
         [sys.executable, "-S", "-c",
-         "import pusher.pointloop as p; print(p.COMPILED, p.__file__)"],
+         "import pusher.points.pointloop as p; print(p.COMPILED, p.__file__)"],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)}, capture_output=True,
         text=True, check=True).stdout
     assert shown.startswith("None ") and str(tmp_path) in shown

@@ -13,8 +13,8 @@ import pytest
 from ops_helpers import command, count, environment, grid_source, per_time, pusher, write_config
 from servers import InfluxDB1, free_port
 
-from pusher.runlog import Watermarks
-from pusher.spool import Spool
+from pusher.runs.history import Watermarks
+from pusher.writers.spool import Spool
 
 HOUR = 3600
 GRID_LINE = re.compile(r"^grid,granularity=hourly,k=k\d{4} v=\d+i \d+$")

@@ -9,11 +9,11 @@ from ops_helpers import command, count, environment, grid_source, pusher, write_
 from servers import free_port
 
 from pusher.config import load_config
-from pusher.deadletter import DeadLetter
-from pusher.jobs import Outputs, run_context
-from pusher.pipeline import RunRecord
-from pusher.runs import finish
-from pusher.spool import Spool
+from pusher.runs.catchup import finish
+from pusher.runs.collect import Outputs, run_context
+from pusher.runs.pipeline import RunRecord
+from pusher.writers.deadletter import DeadLetter
+from pusher.writers.spool import Spool
 
 CLASH = '[sources.clash]\ntype = "python"\ncallable = "ops_readers:clashing"\nseries = 2000\n'
 

@@ -10,7 +10,7 @@ command goes on.
 import pytest
 from ops_helpers import count, grid_source, pusher, write_config
 
-from pusher.runlog import Watermarks
+from pusher.runs.history import Watermarks
 from pusher.state import read_json, write_json
 
 SINCE = ("--since", "2026-01-01T00:00Z", "--until", "2026-01-01T03:00Z")

@@ -11,8 +11,8 @@ from fault_proxy import fault_proxy
 from ops_helpers import count, grid_source, pusher, write_config
 from test_acknowledgement import v2_config
 
-from pusher.deadletter import DeadLetter
-from pusher.spool import Spool
+from pusher.writers.deadletter import DeadLetter
+from pusher.writers.spool import Spool
 
 HOUR = 3600
 # What InfluxDB 2.0.x answered to points beyond the retention period (influxdb#19785 and

@@ -213,7 +213,7 @@ def test_the_documented_query_timeout_defaults():
 def test_validate_gives_a_source_check_and_each_probe_a_bound(tmp_path, monkeypatch):
     """`pusher validate` fails a check or a probe that gets no answer in time (30 s each;
     1 s here) in one line: a Prometheus that trickles, a callable that never ends."""
-    from pusher import validate
+    from pusher.checks import validate
     from pusher.config import load_config
 
     assert validate.CHECK_TIMEOUT == 30.0  # docs/operations.md, Timeouts

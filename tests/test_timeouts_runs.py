@@ -14,11 +14,11 @@ import pytest
 from cli_helpers import run_pusher
 
 from pusher.deadline import Deadline, TimedOut, bound, time_left, within
-from pusher.lineprotocol import Encoder
-from pusher.pipeline import Run, collect
+from pusher.points.lineprotocol import Encoder
 from pusher.reading import Granularity, Reading, Window
-from pusher.runlog import Watermarks
-from pusher.sinks import StdoutSink
+from pusher.runs.history import Watermarks
+from pusher.runs.pipeline import Run, collect
+from pusher.writers.sinks import StdoutSink
 
 # Asked for a window, it writes the window's start to `log`; for the window starting at
 # `slow`, it then yields a reading every half second for 100 s.

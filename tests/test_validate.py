@@ -12,8 +12,8 @@ from googleapiclient.http import HttpMockSequence
 from ops_helpers import pusher, write_config, write_v2_config
 from servers import InfluxDB1, free_port
 
-from pusher.lineprotocol import Encoder
-from pusher.probe import probe_window, run_probe
+from pusher.checks.probe import probe_window, run_probe
+from pusher.points.lineprotocol import Encoder
 from pusher.reading import Granularity
 from pusher.sources.google_analytics import google_analytics
 

@@ -4,11 +4,11 @@ import io
 from datetime import UTC, datetime
 
 from pusher.errors import SourceError
-from pusher.lineprotocol import Encoder
-from pusher.pipeline import Run, collect
+from pusher.points.lineprotocol import Encoder
 from pusher.reading import Granularity, Reading, windows_between
-from pusher.sinks import StdoutSink
+from pusher.runs.pipeline import Run, collect
 from pusher.sources import window_readings
+from pusher.writers.sinks import StdoutSink
 
 WINDOWS = list(windows_between(datetime(2024, 1, 1, tzinfo=UTC),
                                datetime(2024, 1, 1, 3, tzinfo=UTC), Granularity.HOURLY))

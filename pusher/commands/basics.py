@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 import click
 
 from pusher.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, State, fail, handles_errors
-from pusher.starter import STARTER_TYPES
+from pusher.config.starter import STARTER_TYPES
 
 if TYPE_CHECKING:
-    from pusher.counts import SinkCounts
+    from pusher.writers.counts import SinkCounts
 
 
 @click.command()
@@ -33,8 +33,8 @@ def collect(state: State, names: Sequence[str], all_sources: bool, dry_run: bool
             since: str | None, until: str | None, catch_up: bool,
             timeout: float | None) -> None:
     """Collect sources for their windows (default: the previous and the current one)."""
-    from pusher.jobs import Outputs, run_sources
-    from pusher.timespec import parse_moment
+    from pusher.runs.collect import Outputs, run_sources
+    from pusher.runs.timespec import parse_moment
 
     config = state.config()
     if all_sources:
@@ -72,8 +72,8 @@ def collect(state: State, names: Sequence[str], all_sources: bool, dry_run: bool
 
 def report_replay(replay: SinkCounts) -> None:
     """The spool replay's line, and one line per batch that is stuck."""
-    from pusher.counts import refusals
     from pusher.secrets import redact
+    from pusher.writers.counts import refusals
 
     if replay.written or replay.refused or replay.errors:
         click.echo(redact(f"- spool replayed written={replay.written} refused="
@@ -120,7 +120,7 @@ def sources(state: State) -> None:
 @handles_errors
 def show_config(state: State, as_json: bool) -> None:
     """Print the effective config as TOML: defaults filled in, secrets masked."""
-    from pusher.config_show import to_json, to_toml
+    from pusher.commands.config_show import to_json, to_toml
 
     config = state.config()
     click.echo(to_json(config) if as_json else to_toml(config), nl=as_json)
@@ -145,7 +145,7 @@ def init(state: State, types: Sequence[str], influx_url: str, api: str, database
     (my_metrics.py) is written beside it. Existing files are kept unless --force.
     """
     from pusher.config import find_config_path
-    from pusher.starter import PYTHON_MODULE, PYTHON_SOURCE, starter_config
+    from pusher.config.starter import PYTHON_MODULE, PYTHON_SOURCE, starter_config
     from pusher.values import http_url_problem
 
     if problem := http_url_problem(influx_url):

@@ -81,7 +81,7 @@ def health(state: State, max_age: str) -> None:
         limit = span_seconds(max_age)
     except ValueError as exc:
         fail(str(exc), EXIT_USAGE)
-    from pusher.scheduler import HEARTBEAT  # touched by `pusher run` on every loop
+    from pusher.scheduling.scheduler import HEARTBEAT  # touched by `pusher run` on every loop
 
     beat = state.config().state_dir / HEARTBEAT
     try:

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 @handles_errors
 def run(state: State, names: Sequence[str]) -> None:
     """Run every enabled source (or NAMES) on its schedule until SIGTERM/SIGINT."""
-    from pusher.daemon import Daemon
-    from pusher.jobs import prepare_sources
+    from pusher.runs.collect import prepare_sources
+    from pusher.scheduling.daemon import Daemon
 
     config = state.config()
     chosen = list(names) or [n for n, s in config.sources.items() if s.enabled]
@@ -47,10 +47,10 @@ def run(state: State, names: Sequence[str]) -> None:
 def backfill(state: State, name: str, since: str, until: str | None, chunk: int, force: bool,
              dry_run: bool, timeout: float | None) -> None:
     """Collect the past windows of NAME in chunks; resumable, and safe to re-run."""
-    from pusher.backfill import BackfillState
-    from pusher.backfill import backfill as run_backfill
-    from pusher.jobs import Outputs, prepare_sources, run_context
-    from pusher.timespec import parse_moment
+    from pusher.runs.backfill import BackfillState
+    from pusher.runs.backfill import backfill as run_backfill
+    from pusher.runs.collect import Outputs, prepare_sources, run_context
+    from pusher.runs.timespec import parse_moment
 
     config = state.config()
     source = prepare_sources(config, [name])[name]
@@ -116,8 +116,8 @@ def _progress(total: int, label: str) -> Any:
 @handles_errors
 def status(state: State, from_influx: bool) -> None:
     """Each source's schedule, last run, points, next run, lag and spool (from the state dir)."""
-    from pusher.status import failures, footer, render, status_rows
-    from pusher.status import from_influx as read_influx
+    from pusher.runs.status import failures, footer, render, status_rows
+    from pusher.runs.status import from_influx as read_influx
 
     config = state.config()
     runs, marks = read_influx(config) if from_influx else (None, None)
@@ -139,7 +139,7 @@ def validate(state: State) -> None:
     measurement, fields and tags it would write, or FAIL with the reason. Exit 2 for a
     config problem. Nothing is written.
     """
-    from pusher.validate import validate as run_checks
+    from pusher.checks.validate import validate as run_checks
 
     config = state.config()
     checks = []

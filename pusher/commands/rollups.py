@@ -13,7 +13,7 @@ from pusher.commands import EXIT_FAILED, EXIT_OK, EXIT_USAGE, State, fail, handl
 
 def _span(tz: tzinfo, since: str, until: str | None) -> tuple[datetime, datetime]:
     """--since/--until as aware datetimes; naive times are read in the rollups' timezone."""
-    from pusher.timespec import parse_moment
+    from pusher.runs.timespec import parse_moment
 
     now = datetime.now(UTC)
     try:

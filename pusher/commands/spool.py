@@ -12,7 +12,7 @@ from pusher.commands import EXIT_FAILED, EXIT_OK, State, handles_errors
 
 if TYPE_CHECKING:
     from pusher.config import Config
-    from pusher.spool import DeadLetter, Spool
+    from pusher.writers.spool import DeadLetter, Spool
 
 __all__ = ["spool"]
 
@@ -26,7 +26,7 @@ def spool(ctx: click.Context) -> None:
 
 
 def _stores(config: Config) -> tuple[Spool, DeadLetter]:
-    from pusher.spool import DeadLetter, Spool
+    from pusher.writers.spool import DeadLetter, Spool
 
     return (Spool(config.state_dir / "spool", config.spool_max_bytes),
             DeadLetter(config.state_dir / "dead-letter.jsonl"))
@@ -38,7 +38,7 @@ def _stores(config: Config) -> tuple[Spool, DeadLetter]:
 @handles_errors
 def spool_show(state: State, as_json: bool = False) -> None:
     """Points waiting per source, batches InfluxDB keeps failing, refused points and why."""
-    from pusher.batches import describe
+    from pusher.writers.batches import describe
 
     config = state.config()
     held, dead_letter = _stores(config)
@@ -72,8 +72,8 @@ def spool_show(state: State, as_json: bool = False) -> None:
 @handles_errors
 def spool_flush(state: State) -> None:
     """Send what the spool holds now; exit 1 if some is left."""
-    from pusher.counts import refusals
-    from pusher.jobs import Outputs
+    from pusher.runs.collect import Outputs
+    from pusher.writers.counts import refusals
 
     config = state.config()
     outputs = Outputs(config, False, sys.stdout)
@@ -95,7 +95,7 @@ def spool_flush(state: State) -> None:
 @handles_errors
 def spool_retry(state: State) -> None:
     """Put refused lines back into the spool and flush (after fixing their cause)."""
-    from pusher.spool import requeue_refused
+    from pusher.writers.spool import requeue_refused
 
     config = state.config()
     moved = requeue_refused(*_stores(config))
@@ -105,7 +105,7 @@ def spool_retry(state: State) -> None:
 
 def _set_aside(state: State, batch_id: str, to_dead_letter: bool) -> None:
     """Take one batch out of the spool (under the flush lock), into the dead-letter file or not."""
-    from pusher.deadletter import record
+    from pusher.writers.deadletter import record
 
     config = state.config()
     held, dead_letter = _stores(config)

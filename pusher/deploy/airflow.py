@@ -1,6 +1,6 @@
 """Airflow DAGs for pusher, as plain data: one DagSpec per enabled source (pure, no Airflow).
 
-`deploy/airflow/pusher_dags.py` turns these specs into DAGs with `pusher.deploy.airflow_dags`
+`platforms/airflow/pusher_dags.py` turns these specs into DAGs with `pusher.deploy.airflow_dags`
 (which imports Airflow); everything Airflow-free lives here so that it is tested without
 Airflow and read by `pusher validate` (the `[airflow]` table of pusher.toml):
 

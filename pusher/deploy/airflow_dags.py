@@ -18,7 +18,7 @@ from typing import Any
 
 from pusher.deploy.airflow import DagSpec
 from pusher.deploy.airflow_connections import influx_values, secrets_of, source_values
-from pusher.overrides import OVERRIDES_VAR
+from pusher.deploy.overrides import OVERRIDES_VAR
 
 log = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2  # pusher's exit codes (pusher.commands)

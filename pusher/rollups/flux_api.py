@@ -18,8 +18,8 @@ from influxdb_client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
 from pusher.config import InfluxConfig
+from pusher.config.rollups import Rollup, RollupsConfig, Span
 from pusher.errors import ConfigError, PusherError
-from pusher.rollups.config import Rollup, RollupsConfig, Span
 from pusher.rollups.render import (
     GRANULARITY,
     TASK_PREFIX,

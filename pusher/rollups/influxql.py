@@ -11,8 +11,8 @@ import requests
 
 from pusher.bounded import BoundedSession
 from pusher.config import InfluxConfig
+from pusher.config.rollups import Rollup, RollupsConfig, Span
 from pusher.errors import PusherError
-from pusher.rollups.config import Rollup, RollupsConfig, Span
 from pusher.rollups.render import (
     TASK_PREFIX,
     continuous_query,

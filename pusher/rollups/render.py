@@ -12,8 +12,8 @@ import re
 from datetime import UTC, datetime
 
 from pusher.config import InfluxConfig
+from pusher.config.rollups import Rollup, RollupsConfig
 from pusher.errors import ConfigError
-from pusher.rollups.config import Rollup, RollupsConfig
 
 HEADER = "Rendered by `pusher rollups render` from the config; edit the config, not this file."
 TASK_PREFIX = "pusher_rollup_"

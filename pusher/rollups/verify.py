@@ -7,8 +7,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 
+from pusher.config.rollups import Rollup
 from pusher.reading import Granularity, floor_to
-from pusher.rollups.config import Rollup
 
 Tags = tuple[tuple[str, str], ...]
 Key = tuple[int, Tags, str]  # (local day start as epoch seconds, tags, field)

@@ -1,8 +1,8 @@
 """Writers post one batch of line protocol; delivery.py adds retries, splitting and refusal.
 
 The package is everything between an encoded line and InfluxDB's answer: the sinks
-(pusher/sinks.py), the spool and the dead-letter file (pusher/spool.py,
-pusher/deadletter.py), a spooled batch's way to InfluxDB (pusher/batches.py) and the
+(pusher/writers/sinks.py), the spool and the dead-letter file (pusher/writers/spool.py,
+pusher/writers/deadletter.py), a spooled batch's way to InfluxDB (pusher/writers/batches.py) and the
 writers. May import pusher.config, pusher.points, pusher.state and below; never
 pusher.sources (an independence contract) or the runs.
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pusher.errors import WriteError
-from pusher.lineprotocol import split_lines
+from pusher.points.lineprotocol import split_lines
 from pusher.writers import ServerAnswer, Unreachable, Writer, with_setup_hint
 
 log = logging.getLogger(__name__)

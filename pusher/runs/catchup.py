@@ -18,17 +18,17 @@ from typing import TYPE_CHECKING
 from pusher.config import Config, SourceConfig
 from pusher.deadline import Deadline
 from pusher.excerpt import keep_reason
-from pusher.lineprotocol import Encoder
-from pusher.pipeline import Run, RunRecord, collect
+from pusher.points.lineprotocol import Encoder
 from pusher.reading import Granularity, Window, default_windows, windows_between
-from pusher.runlog import History, Watermarks, run_reading
+from pusher.runs.history import History, Watermarks, run_reading
+from pusher.runs.pipeline import Run, RunRecord, collect
 from pusher.schedules import parse_schedule
-from pusher.sinks import Sink, SinkCounts
 from pusher.sources import Source, source_options, window_readings
 from pusher.state import StateError
+from pusher.writers.sinks import Sink, SinkCounts
 
 if TYPE_CHECKING:
-    from pusher.deadletter import DeadLetter
+    from pusher.writers.deadletter import DeadLetter
 
 log = logging.getLogger(__name__)
 CATCHUP_DEFAULTS = {Granularity.HOURLY: 168, Granularity.DAILY: 31}

@@ -2,7 +2,7 @@
 
 `collect` (and `pusher run`) write each point into the bucket of its granularity, with the
 source's pusher_runs point; a run without its state directory reads the source's watermark
-back from pusher_runs in that same bucket (pusher/runquery.py). So the smallest token
+back from pusher_runs in that same bucket (pusher/runs/history_query.py). So the smallest token
 pusher needs may write and read the buckets of its sources' granularities, nothing else.
 `setup` needs more: it creates buckets and tasks (docs/operations.md, "Tokens").
 
@@ -21,7 +21,7 @@ import requests
 
 from pusher.config import Config, InfluxConfig
 from pusher.rollups.render import flux_string
-from pusher.runquery import server_message
+from pusher.runs.history_query import server_message
 
 WATERMARKS_LOST = ("watermarks cannot be read back, so a run without its state directory "
                    "(a CronJob without a volume) does not catch up and `pusher status "

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from pusher.config import Config
 from pusher.errors import PusherError
-from pusher.jobs import Outputs, run_context
-from pusher.pipeline import RunRecord
-from pusher.runs import log_run
-from pusher.scheduler import HEARTBEAT, ChildRun, Finished, Scheduler
+from pusher.runs.catchup import log_run
+from pusher.runs.collect import Outputs, run_context
+from pusher.runs.pipeline import RunRecord
+from pusher.scheduling.scheduler import HEARTBEAT, ChildRun, Finished, Scheduler
 from pusher.state import StateError, touch
 from pusher.writers.delivery import RetryPolicy
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pusher.lineprotocol import MASK_OTHER
+from pusher.points.lineprotocol import MASK_OTHER
 
 EXACT_POINTS = 131_072  # points of a window in the dict (5 to 9 MB)
 _OVERFLOW = 0xFF  # field-key sets beyond the first 254 of a window are kept aside
@@ -122,7 +122,7 @@ class PointSet:
 
     def add_new(self, series: str, stamp: str, keys: Keys) -> bool:
         """Record a point of a compact window if it is new; False (and nothing changed) if
-        the window has it already. The point loop's way in (pusher/pointloop.py)."""
+        the window has it already. The point loop's way in (pusher/points/pointloop.py)."""
         print_ = hash((series, stamp)) >> 8  # a 56-bit fingerprint
         bucket = self._buckets[print_ & _BUCKET_MASK]
         if _find(bucket, print_) >= 0:

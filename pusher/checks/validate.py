@@ -4,7 +4,7 @@ A source is proved as collect would use it: its `check(options) -> str` attribut
 has one, reaches its system (a connection, a status endpoint) and returns a short
 description, raising on failure; then each of its probes (pusher.sources.source_probes: one
 per query for prometheus and sql, a one-row report for google-analytics) reads a tiny recent
-window and says what it would write (pusher/probe.py). InfluxDB is checked for where points
+window and says what it would write (pusher/checks/probe.py). InfluxDB is checked for where points
 go: the database or buckets exist, and the credentials may write there (and read back).
 """
 
@@ -18,12 +18,12 @@ from typing import Any
 import requests
 
 from pusher.bounded import BoundedSession
+from pusher.checks.influx_access import Grant, bucket_grants, check_access, least_privilege
+from pusher.checks.probe import probe_window, run_probe
 from pusher.config import Config, InfluxConfig
 from pusher.deadline import Deadline, within
 from pusher.errors import ConfigError
-from pusher.influx_access import Grant, bucket_grants, check_access, least_privilege
-from pusher.lineprotocol import Encoder
-from pusher.probe import probe_window, run_probe
+from pusher.points.lineprotocol import Encoder
 from pusher.sources import checked_source, source_probes
 from pusher.writers import SETUP_HINT, one_line, with_setup_hint
 

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pusher.counts import ServerHealth, SinkCounts
-from pusher.deadletter import DeadLetter, record
 from pusher.errors import WriteError
 from pusher.excerpt import excerpt, keep_reason
 from pusher.secrets import redact
-from pusher.spool import Spool, SpooledBatch
+from pusher.writers.counts import ServerHealth, SinkCounts
+from pusher.writers.deadletter import DeadLetter, record
 from pusher.writers.delivery import Delivery, Outcome
+from pusher.writers.spool import Spool, SpooledBatch
 
 __all__ = ["Deliverer", "ServerHealth", "SinkCounts", "StuckLimits", "describe", "flush_spool"]
 

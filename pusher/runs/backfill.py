@@ -17,13 +17,13 @@ from typing import Any
 
 from pusher.config import SourceConfig
 from pusher.deadline import Deadline
-from pusher.lineprotocol import Encoder
-from pusher.pipeline import Run, RunRecord, collect
+from pusher.points.lineprotocol import Encoder
 from pusher.reading import Reading, Window, default_windows, windows_between
-from pusher.runs import RunContext, extends, merge, run_timeout, said_once, say_refusals
+from pusher.runs.catchup import RunContext, extends, merge, run_timeout, said_once, say_refusals
+from pusher.runs.pipeline import Run, RunRecord, collect
 from pusher.sources import Source, source_options, window_readings
-from pusher.spool import source_file_name
 from pusher.state import read_json, update_json
+from pusher.writers.spool import source_file_name
 
 
 def chunks(windows: Sequence[Window], size: int) -> Iterator[Sequence[Window]]:

@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 
 from pusher.errors import PusherError, RefusedReading
 from pusher.excerpt import excerpt
-from pusher.lineprotocol import Encoder, to_timestamp
-from pusher.pipeline import RunRecord, not_a_reading, remark
+from pusher.points.lineprotocol import Encoder, to_timestamp
 from pusher.reading import Granularity, NoData, Note, Reading, Skipped, Window
+from pusher.runs.pipeline import RunRecord, not_a_reading, remark
 from pusher.writers import one_line
 
 PROBE_SPAN = timedelta(minutes=5)  # small: a probe asks the source for little work

@@ -10,7 +10,7 @@ trap 'rm -rf "$venv"' EXIT
 "$venv/bin/pip" install --quiet --upgrade pip
 "$venv/bin/pip" install --quiet ".[all]"
 {
-  echo "# pusher[all] for Python 3.11, pinned. Regenerate with: bash deploy/lock.sh"
+  echo "# pusher[all] for Python 3.11, pinned. Regenerate with: bash scripts/lock.sh"
   "$venv/bin/pip" freeze --exclude pusher --exclude pip --exclude setuptools --exclude wheel \
     | LC_ALL=C sort -f
 } > requirements.lock

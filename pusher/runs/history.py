@@ -3,7 +3,7 @@
 The watermark of a source is the end of the last window completely written (every point
 acknowledged by InfluxDB). It lives in <state_dir>/watermarks.json and, as the `watermark`
 field of every pusher_runs point, in InfluxDB: a run with an empty state directory (a
-Kubernetes CronJob without a volume) reads it back from there (pusher/runquery.py).
+Kubernetes CronJob without a volume) reads it back from there (pusher/runs/history_query.py).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from pusher.excerpt import excerpt
-from pusher.pipeline import RunRecord
 from pusher.points.pusher_runs import RUN_MEASUREMENT
 from pusher.reading import Reading
+from pusher.runs.pipeline import RunRecord
 from pusher.secrets import redact
 from pusher.state import read_json, update_json
 from pusher.writers import one_line

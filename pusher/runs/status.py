@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Any
 
-from pusher.batches import describe
 from pusher.config import Config
-from pusher.runlog import History, Watermarks, moment
+from pusher.runs.history import History, Watermarks, moment
 from pusher.schedules import parse_schedule
-from pusher.spool import DeadLetter, Spool
 from pusher.writers import one_line
+from pusher.writers.batches import describe
+from pusher.writers.spool import DeadLetter, Spool
 
 COLUMNS = ("SOURCE", "SCHEDULE", "LAST RUN", "STATUS", "POINTS", "NEXT RUN", "LAG", "SPOOL")
 
@@ -46,7 +46,7 @@ def status_rows(config: Config, now: datetime, runs: dict[str, dict[str, Any]] |
 
 def from_influx(config: Config) -> tuple[dict[str, dict[str, Any]], dict[str, datetime]]:
     """Last runs and watermarks as InfluxDB has them (for runs without a state volume)."""
-    from pusher.runquery import RunQuery, epoch_seconds
+    from pusher.runs.history_query import RunQuery, epoch_seconds
 
     query = RunQuery(config.influx)
     runs, marks = {}, {}

@@ -4,7 +4,7 @@ point recorded for the collision check. The hot path of every run.
 `PointLoop.run` takes the common reading (exactly a `Reading`, of the run's granularity,
 encodable, on a point its window has not had yet) and hands anything else back to its
 caller, the pipeline, which deals with it one by one: notes, refusals, collisions, other
-granularities. pusher/_speedups.c compiles the same loop over the same Encoder and
+granularities. pusher/points/_speedups.c compiles the same loop over the same Encoder and
 PointSet (their caches and tables are shared, so either may take any reading); it is used
 when it was built, and gives the same bytes (tests/test_speedups.py checks both on
 hostile readings). This module is the reference and the fallback where no compiler was
@@ -17,9 +17,9 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from pusher.collisions import KeySets, PointSet
 from pusher.errors import RefusedReading
-from pusher.lineprotocol import Encoder
+from pusher.points.collisions import KeySets, PointSet
+from pusher.points.lineprotocol import Encoder
 from pusher.reading import Reading
 
 
@@ -121,7 +121,7 @@ def _compiled() -> Any:
     if os.environ.get("PUSHER_PURE_PYTHON"):
         return None
     try:
-        from pusher import _speedups  # type: ignore[attr-defined]
+        from pusher.points import _speedups  # type: ignore[attr-defined]
     except ImportError:
         return None
     return _speedups.PointLoop

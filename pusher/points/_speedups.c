@@ -1,8 +1,8 @@
-/* pusher._speedups: the per-point loop of pusher/pointloop.py, compiled.
+/* pusher.points._speedups: the per-point loop of pusher/points/pointloop.py, compiled.
  *
  * PointLoop.run(readings, body, room) takes readings from an iterator and appends their lines
  * to a bytearray, recording each new point in the window's PointSet, exactly as
- * pusher.pointloop.PointLoop.run does. It works over the Python objects' own state: the
+ * pusher.points.pointloop.PointLoop.run does. It works over the Python objects' own state: the
  * Encoder's series cache (tuple key -> series key) and field-key table (key -> (escaped
  * "key=", bit)), the PointSet's dict of exact points or its buckets of 8-byte words, and the
  * KeySets' table of field-key sets. It writes only what it can write exactly like the Python
@@ -20,14 +20,14 @@
 #include <stdint.h>
 #include <string.h>
 
-#define MAX_STRING_BYTES (64 * 1024 - 1) /* pusher.lineprotocol.MAX_STRING_BYTES */
-#define BUCKET_MASK 4095                 /* pusher.collisions._BUCKETS - 1 */
-#define MASK_OTHER (1LL << 62)           /* pusher.lineprotocol.MASK_OTHER */
+#define MAX_STRING_BYTES (64 * 1024 - 1) /* pusher.points.lineprotocol.MAX_STRING_BYTES */
+#define BUCKET_MASK 4095                 /* pusher.points.collisions._BUCKETS - 1 */
+#define MASK_OTHER (1LL << 62)           /* pusher.points.lineprotocol.MASK_OTHER */
 
 static PyTypeObject *reading_type;  /* pusher.reading.Reading */
 static Py_ssize_t slot_offset[5];    /* measurement, fields, tags, time, granularity */
-static PyObject *to_timestamp;       /* pusher.lineprotocol.to_timestamp */
-static PyObject *marker_end, *marker_full; /* pusher.pointloop.END and FULL */
+static PyObject *to_timestamp;       /* pusher.points.lineprotocol.to_timestamp */
+static PyObject *marker_end, *marker_full; /* pusher.points.pointloop.END and FULL */
 
 static PyObject *import_attribute(const char *module, const char *name);
 
@@ -219,9 +219,9 @@ loop_init(PointLoop *self, PyObject *args, PyObject *kwds)
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOUL", names, &encoder, &points, &keys_of,
                                      &granularity, &stamp))
         return -1;
-    if (marker_end == NULL) {  /* pusher.pointloop has been imported by now */
-        marker_end = import_attribute("pusher.pointloop", "END");
-        marker_full = import_attribute("pusher.pointloop", "FULL");
+    if (marker_end == NULL) {  /* pusher.points.pointloop has been imported by now */
+        marker_end = import_attribute("pusher.points.pointloop", "END");
+        marker_full = import_attribute("pusher.points.pointloop", "FULL");
         if (marker_end == NULL || marker_full == NULL) {
             Py_CLEAR(marker_end);
             Py_CLEAR(marker_full);
@@ -307,7 +307,7 @@ floor_div(long long a, long long b)
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-/* The integer timestamp of `moment`, as pusher.lineprotocol.to_timestamp gives it. */
+/* The integer timestamp of `moment`, as pusher.points.lineprotocol.to_timestamp gives it. */
 static int
 own_stamp(PointLoop *self, PyObject *moment, long long *stamp)
 {
@@ -362,7 +362,7 @@ cached_series(PointLoop *self, PyObject *measurement, PyObject *gran, PyObject *
             return NULL;
         n = PyDict_GET_SIZE(tags);
     }
-    /* (measurement, granularity, *keys, *values): the key pusher.lineprotocol builds. */
+    /* (measurement, granularity, *keys, *values): the key pusher.points.lineprotocol builds. */
     PyObject *key = PyTuple_New(2 + 2 * n);
     if (key == NULL)
         return NULL;
@@ -491,7 +491,7 @@ put_value(Buffer *out, PyObject *value)
     char *at = out->data + out->size;
     *at++ = '"';
     for (Py_ssize_t i = 0; i < size; i++) {
-        if (utf8[i] == '"' || utf8[i] == '\\')  /* pusher.lineprotocol._STRING_ESCAPES */
+        if (utf8[i] == '"' || utf8[i] == '\\')  /* pusher.points.lineprotocol._STRING_ESCAPES */
             *at++ = '\\';
         *at++ = utf8[i];
     }
@@ -835,7 +835,7 @@ loop_run(PointLoop *self, PyObject *const *args, Py_ssize_t nargs)
 static PyMethodDef loop_methods[] = {
     {"run", (PyCFunction)(void (*)(void))loop_run, METH_FASTCALL,
      "run(readings, body, room): append up to `room` lines to `body`; returns END, FULL "
-     "or a reading to hand back (pusher.pointloop.PointLoop.run)."},
+     "or a reading to hand back (pusher.points.pointloop.PointLoop.run)."},
     {NULL},
 };
 
@@ -847,8 +847,8 @@ static PyMemberDef loop_members[] = {
 
 static PyTypeObject PointLoopType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "pusher._speedups.PointLoop",
-    .tp_doc = "One window's readings into lines (pusher.pointloop.PointLoop, compiled).",
+    .tp_name = "pusher.points._speedups.PointLoop",
+    .tp_doc = "One window's readings into lines (pusher.points.pointloop.PointLoop, compiled).",
     .tp_basicsize = sizeof(PointLoop),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_new = PyType_GenericNew,
@@ -902,7 +902,7 @@ speedups_exec(PyObject *module)
     if (PyDateTimeAPI == NULL)
         return -1;
     reading_type = (PyTypeObject *)import_attribute("pusher.reading", "Reading");
-    to_timestamp = import_attribute("pusher.lineprotocol", "to_timestamp");
+    to_timestamp = import_attribute("pusher.points.lineprotocol", "to_timestamp");
     if (reading_type == NULL || !PyType_Check(reading_type)
             || to_timestamp == NULL || find_slots() < 0)
         return -1;
@@ -918,8 +918,8 @@ static PyModuleDef_Slot speedups_slots[] = {
 
 static struct PyModuleDef speedups_module = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "pusher._speedups",
-    .m_doc = "The per-point loop of pusher.pointloop, compiled (optional).",
+    .m_name = "pusher.points._speedups",
+    .m_doc = "The per-point loop of pusher.points.pointloop, compiled (optional).",
     .m_size = 0,
     .m_slots = speedups_slots,
 };

@@ -43,7 +43,7 @@ def effective(config: Config) -> dict[str, Any]:
 
 
 def _source(config: Config, spec: SourceConfig) -> dict[str, Any]:
-    from pusher.runs import CATCHUP_DEFAULTS
+    from pusher.runs.catchup import CATCHUP_DEFAULTS
     from pusher.schedules import parse_schedule
 
     schedule = parse_schedule(spec.schedule, spec.granularity)

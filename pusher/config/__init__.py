@@ -1,7 +1,7 @@
 """pusher.toml -> frozen dataclasses, with ${VAR} from the environment and secrets tracked.
 
 The config package: the `[pusher]`, `[influx]` and `[sources]` tables here, the `[rollups]`
-table in pusher/rollups/config.py. May import pusher.deploy (the `[airflow]` table,
+table in pusher/config/rollups.py. May import pusher.deploy (the `[airflow]` table,
 $PUSHER_OVERRIDES), pusher.points (precisions), schedules, values, secrets and below;
 never the sources, writers, runs or anything that reads the config.
 """
@@ -19,11 +19,11 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pusher.config.rollups import RollupsConfig, parse_rollups
+from pusher.deploy.overrides import OVERRIDES_VAR, overridden
 from pusher.errors import ConfigError
-from pusher.lineprotocol import PRECISIONS
-from pusher.overrides import OVERRIDES_VAR, overridden
+from pusher.points.lineprotocol import PRECISIONS
 from pusher.reading import Granularity
-from pusher.rollups.config import RollupsConfig, parse_rollups
 from pusher.schedules import TIMEOUT_GRACE, parse_schedule
 from pusher.secrets import (
     MissingVariable,

@@ -1,6 +1,6 @@
 """Where encoded lines go: stdout for --dry-run, or the spool and then InfluxDB.
 
-Lines wait as bytes, one pending batch per granularity: the point loop (pusher/pointloop.py)
+Lines wait as bytes, one pending batch per granularity: the point loop (pusher/points/pointloop.py)
 appends to `pending(granularity).body` itself and says how many lines it added; `add` takes
 one line at a time (the readings the loop hands back, the pusher_runs point). The same bytes
 are spooled and posted.
@@ -12,12 +12,12 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from pusher.counts import ServerHealth, SinkCounts
+from pusher.writers.counts import ServerHealth, SinkCounts
 
 if TYPE_CHECKING:
     import queue
 
-    from pusher.batches import Deliverer
+    from pusher.writers.batches import Deliverer
 
 __all__ = ["Batching", "InfluxSink", "Pending", "ServerHealth", "Sink", "SinkCounts",
            "StdoutSink", "batching"]
@@ -272,7 +272,7 @@ class InfluxSink(Batching):
 def __getattr__(name: str) -> Any:
     # flush_spool lives with delivery; importing it here would load delivery in dry runs.
     if name == "flush_spool":
-        from pusher.batches import flush_spool
+        from pusher.writers.batches import flush_spool
 
         return flush_spool
     raise AttributeError(name)

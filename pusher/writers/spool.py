@@ -20,9 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pusher.deadletter import DeadLetter, requeue_refused
 from pusher.errors import PusherError
-from pusher.lineprotocol import split_lines
+from pusher.points.lineprotocol import split_lines
 from pusher.state import (
     Damaged,
     StateError,
@@ -33,6 +32,7 @@ from pusher.state import (
     unframe,
     write_atomic,
 )
+from pusher.writers.deadletter import DeadLetter, requeue_refused
 
 __all__ = ["DeadLetter", "Spool", "SpoolFull", "SpooledBatch", "requeue_refused",
            "source_file_name"]

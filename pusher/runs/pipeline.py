@@ -8,20 +8,20 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pusher.collisions import Keys, KeySets, PointSet
 from pusher.deadline import Deadline, TimedOut, within
 from pusher.errors import PusherError, RefusedReading
 from pusher.excerpt import excerpt, keep_reason, reading_excerpt
-from pusher.lineprotocol import Encoder, to_timestamp
-from pusher.pointloop import END, FULL, point_loop
+from pusher.points.collisions import Keys, KeySets, PointSet
+from pusher.points.lineprotocol import Encoder, to_timestamp
+from pusher.points.pointloop import END, FULL, point_loop
 from pusher.reading import NoData, Note, Reading, Skipped, Window
 from pusher.secrets import redact
-from pusher.sinks import Batching, Sink, batching
 from pusher.sources import window_readings
 from pusher.state import StateError
+from pusher.writers.sinks import Batching, Sink, batching
 
 if TYPE_CHECKING:
-    from pusher.deadletter import DeadLetter
+    from pusher.writers.deadletter import DeadLetter
 
 log = logging.getLogger(__name__)
 DEAD_LETTER_BATCH = 1000  # refusals held before they are written (the rest: at window end)
@@ -94,7 +94,7 @@ class Run:
     sink: Sink  # a Batching once made (any other sink is fed through one)
     dead_letter: DeadLetter | None = None
     clock: Callable[[], float] = time.monotonic
-    on_collision: str = "refuse"  # refuse | last | sum: see pusher/collisions.py
+    on_collision: str = "refuse"  # refuse | last | sum: see pusher/points/collisions.py
     deadline: Deadline | None = None  # the source's time in this run (pusher/deadline.py)
     # Refusals (reason, reading) not yet in the dead-letter file: written per window.
     refusals: list[tuple[str, str]] = field(default_factory=list, init=False)
@@ -128,7 +128,7 @@ def _close_sink(run: Run, record: RunRecord, points: Points) -> None:
         counts = run.sink.close()
     except Exception as exc:
         # Only a real run has a spool: a dry run does not import it (start-up).
-        from pusher.spool import SpoolFull
+        from pusher.writers.spool import SpoolFull
 
         if isinstance(exc, StateError | SpoolFull):  # said once per run by the caller,
             record.state_error = f"writing: {exc}"  # which stops
@@ -172,7 +172,7 @@ def _collect_windows(run: Run, windows: Sequence[Window], readings: Sequence[Ite
 
 def _collect_window(run: Run, window: Window, readings: Iterable[object], record: RunRecord,
                     points: Points) -> None:
-    """The per-point loop (pusher/pointloop.py), and what it hands back, one by one here."""
+    """The per-point loop (pusher/points/pointloop.py), and what it hands back, one by one here."""
     stamp = to_timestamp(window.start, run.encoder.precision)
     points.clear(str(stamp))  # collisions are looked for within a window
     loop = point_loop(run.encoder, points, points.keys_of, run.granularity, stamp,
@@ -289,7 +289,7 @@ def _dead_letter(run: Run) -> None:
     """Write the refusals held so far in one append (one fsync, not one per reading)."""
     if run.dead_letter is None or not run.refusals:
         return
-    from pusher.deadletter import record
+    from pusher.writers.deadletter import record
 
     refusals, run.refusals = run.refusals, []
     run.dead_letter.add_many([record(run.name, reason, reading=shown)

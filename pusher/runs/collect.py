@@ -9,20 +9,20 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TextIO
 
 from pusher.config import Config, SourceConfig
-from pusher.counts import ServerHealth, SinkCounts
 from pusher.errors import ConfigError
-from pusher.pipeline import RunRecord
 from pusher.reading import Window, default_windows, windows_between
-from pusher.runlog import History, Watermarks
-from pusher.runs import RunContext, WatermarkLookup, run_source
-from pusher.sinks import InfluxSink, Sink, StdoutSink
+from pusher.runs.catchup import RunContext, WatermarkLookup, run_source
+from pusher.runs.history import History, Watermarks
+from pusher.runs.pipeline import RunRecord
 from pusher.sources import Source, checked_source
+from pusher.writers.counts import ServerHealth, SinkCounts
+from pusher.writers.sinks import InfluxSink, Sink, StdoutSink
 
 if TYPE_CHECKING:  # a dry run imports none of the spool, delivery or writer machinery
-    from pusher.batches import Deliverer
-    from pusher.deadletter import DeadLetter
-    from pusher.spool import Spool
+    from pusher.writers.batches import Deliverer
+    from pusher.writers.deadletter import DeadLetter
     from pusher.writers.delivery import RetryPolicy
+    from pusher.writers.spool import Spool
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +72,10 @@ class Outputs:
             self._open(config, policy)
 
     def _open(self, config: Config, policy: RetryPolicy | None) -> None:
-        from pusher.batches import Deliverer, StuckLimits
-        from pusher.spool import DeadLetter, Spool
         from pusher.writers import make_writer
+        from pusher.writers.batches import Deliverer, StuckLimits
         from pusher.writers.delivery import Delivery, RetryPolicy
+        from pusher.writers.spool import DeadLetter, Spool
 
         self.dead_letter = DeadLetter(config.state_dir / "dead-letter.jsonl")
         self.spool = Spool(config.state_dir / "spool", config.spool_max_bytes)
@@ -93,7 +93,7 @@ class Outputs:
     def flush(self, wait: bool = False) -> SinkCounts:
         if self.deliverer is None:
             return SinkCounts()
-        from pusher.batches import flush_spool
+        from pusher.writers.batches import flush_spool
 
         return flush_spool(self.deliverer, wait=wait)
 
@@ -110,7 +110,7 @@ def run_context(config: Config, outputs: Outputs) -> RunContext:
     if dry:  # a dry run only reads the local watermark: it must not need InfluxDB
         remote = lambda name, _granularity: marks.get(name)  # noqa: E731
     else:  # imported here: it brings requests, which a dry run of a local source never needs
-        from pusher.runquery import RunQuery
+        from pusher.runs.history_query import RunQuery
 
         remote = RunQuery(config.influx).watermark
     return RunContext(
