@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what it needs, lints, type-checks, then runs pytest,
-# whose fixtures start real InfluxDB 1.x and 2.x, Prometheus and PostgreSQL servers
-# on free loopback ports. Extra arguments go to pytest (e.g. -k spool -x).
+# The whole test suite: installs what it needs, lints, type-checks, checks the import
+# layers, then runs pytest, whose fixtures start real InfluxDB 1.x and 2.x, Prometheus
+# and PostgreSQL servers on free loopback ports. Extra arguments go to pytest (e.g. -k spool -x).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh test
-echo "==> ruff, mypy" >&2
+echo "==> ruff, mypy, lint-imports" >&2
 .venv/bin/ruff check .
 .venv/bin/mypy
+.venv/bin/lint-imports --no-cache  # the layers of docs/design.md (.importlinter)
 echo "==> pytest" >&2
 .venv/bin/python -m pytest -q "$@"
 if [ "$#" -eq 0 ]; then
