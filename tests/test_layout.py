@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "pusher"
@@ -78,3 +79,15 @@ def test_an_import_against_a_contract_breaks_it(tmp_path, module, line, broken, 
     assert done.returncode == 1, done.stdout[-3000:]
     report = done.stdout[done.stdout.index("Broken contracts"):]
     assert f"\n{broken}" in report and named in report
+
+
+def test_the_pre_commit_hooks_are_local_and_run_the_checks_of_the_test_command():
+    hooks = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())["repos"]
+    assert [repo["repo"] for repo in hooks] == ["local"]  # nothing to fetch
+    entries = [hook["entry"].split()[0] for hook in hooks[0]["hooks"]]
+    assert all(hook["language"] == "system" for hook in hooks[0]["hooks"])
+    test_command = (ROOT / "scripts" / "test.sh").read_text()
+    checks = [line.split()[0] for line in test_command.splitlines()
+              if line.startswith(".venv/bin/") and "pytest" not in line]
+    assert entries == checks == [".venv/bin/ruff", ".venv/bin/mypy", ".venv/bin/lint-imports"]
+    assert all((ROOT / entry).exists() for entry in entries)
