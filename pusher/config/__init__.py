@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -19,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pusher.config.import_path import add_import_folder
 from pusher.config.rollups import RollupsConfig, parse_rollups
 from pusher.deploy.overrides import OVERRIDES_VAR, overridden
 from pusher.errors import ConfigError
@@ -57,9 +57,6 @@ SOURCE_KEYS = ("type", "granularity", "schedule", "jitter", "timeout", "enabled"
 ON_COLLISION = ("refuse", "last", "sum")
 # A source name ends up in file names, tags, DAG ids and command lines: no path separator,
 # no control character, no leading dot, dash or blank (spaces inside are fine: "web shop").
-# Folders of config files appended to sys.path (python sources name them when a module is
-# not found).
-IMPORT_FOLDERS: list[str] = []
 _SOURCE_NAME = re.compile(r"[^\s.\-/\\][^/\\\x00-\x1f\x7f]*(?<!\s)")
 
 
@@ -149,18 +146,6 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
     config = parse_config(data, env, path=path)
     add_import_folder(config.root)  # `callable = "my_metrics:fn"` beside the config file
     return config
-
-
-def add_import_folder(folder: Path) -> None:
-    """Let python sources import modules that sit in `folder` (a config file's folder).
-
-    Appended, not prepended: an installed package of the same name still wins.
-    """
-    entry = str(folder)
-    if entry not in sys.path:
-        sys.path.append(entry)
-    if entry not in IMPORT_FOLDERS:
-        IMPORT_FOLDERS.append(entry)
 
 
 def parse_config(data: Mapping[str, Any], env: Mapping[str, str], path: Path | None = None

@@ -30,7 +30,7 @@ def resolve(reference: str) -> Callable[..., Iterable[Reading]]:
     except ModuleNotFoundError as exc:
         if exc.name is None or not module_name.startswith(exc.name):
             raise  # the module was found; something it imports is missing
-        from pusher.config import IMPORT_FOLDERS
+        from pusher.config.import_path import IMPORT_FOLDERS
 
         where = " and ".join([*(f"next to the config in {f}" for f in IMPORT_FOLDERS),
                               "on the Python path (PYTHONPATH, installed packages)"])
