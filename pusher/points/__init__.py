@@ -3,6 +3,6 @@
 Pure, no I/O, and the hot path of every run: the encoder (lineprotocol.py), the check for
 readings of one window that land on the same point, and pusher_runs.py, the one place the
 pusher_runs point's schema is written down (the run history writes it, the dashboards and
-the watermark query read it). May import only pusher.reading, pusher.errors and
-pusher.excerpt.
+the watermark query read it). It imports only pusher.reading, pusher.errors and
+pusher.excerpt; the config, the writers, the runs and the dashboards import it.
 """
