@@ -116,11 +116,12 @@ def _progress(total: int, label: str) -> Any:
 @handles_errors
 def status(state: State, from_influx: bool) -> None:
     """Each source's schedule, last run, points, next run, lag and spool (from the state dir)."""
-    from pusher.runs.status import failures, footer, render, status_rows
+    from pusher.runs.status import failures, footer, from_state_dir, render, status_rows
     from pusher.runs.status import from_influx as read_influx
 
     config = state.config()
-    runs, marks = read_influx(config) if from_influx else (None, None)
+    # Read once for the table and the failures: a damaged entry is said once.
+    runs, marks = read_influx(config) if from_influx else from_state_dir(config)
     click.echo(render(status_rows(config, datetime.now(UTC), runs, marks)))
     for line in footer(config):
         click.echo(config.redact(line))

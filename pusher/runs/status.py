@@ -15,11 +15,14 @@ from pusher.writers.spool import DeadLetter, Spool
 COLUMNS = ("SOURCE", "SCHEDULE", "LAST RUN", "STATUS", "POINTS", "NEXT RUN", "LAG", "SPOOL")
 
 
-def status_rows(config: Config, now: datetime, runs: dict[str, dict[str, Any]] | None = None,
-                marks: dict[str, datetime] | None = None) -> list[tuple[str, ...]]:
-    """The table's rows (strings), in config order; runs and marks default to the state dir."""
-    runs = History(config.state_dir).all() if runs is None else runs
-    marks = Watermarks(config.state_dir).all() if marks is None else marks
+def from_state_dir(config: Config) -> tuple[dict[str, dict[str, Any]], dict[str, datetime]]:
+    """Last runs and watermarks as the state directory has them, each file read once."""
+    return History(config.state_dir).all(), Watermarks(config.state_dir).all()
+
+
+def status_rows(config: Config, now: datetime, runs: dict[str, dict[str, Any]],
+                marks: dict[str, datetime]) -> list[tuple[str, ...]]:
+    """The table's rows (strings), in config order."""
     waiting = Spool(config.state_dir / "spool").by_source()
     tz = config.timezone
     rows: list[tuple[str, ...]] = []
@@ -80,9 +83,8 @@ def footer(config: Config) -> list[str]:
             f"dead-letter: {refused} refused", *stuck]
 
 
-def failures(config: Config, runs: dict[str, dict[str, Any]] | None = None) -> list[str]:
-    """Sources whose last run did not end well, with the first error (the state dir knows it)."""
-    runs = History(config.state_dir).all() if runs is None else runs
+def failures(config: Config, runs: dict[str, dict[str, Any]]) -> list[str]:
+    """Sources whose last run did not end well, with the first error."""
     return [f"{name}: {one_line(str(run.get('error') or run.get('status')))}"
             for name, run in runs.items()
             if run.get("status") != "done" and name in config.sources]
