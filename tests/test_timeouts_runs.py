@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cli_helpers import run_pusher
+from ops_helpers import write_config as v1_config
 
 from pusher.deadline import Deadline, TimedOut, bound, time_left, within
 from pusher.points.lineprotocol import Encoder
@@ -40,15 +41,7 @@ def paced(window, log, slow=""):
 
 def write_config(tmp_path, influx_url, db, slow, timeout=2):
     (tmp_path / "readers.py").write_text(READERS)
-    path = tmp_path / "pusher.toml"
-    path.write_text(f"""
-[pusher]
-state_dir = "state"
-[influx]
-url = "{influx_url}"
-api = "v1"
-database = "{db}"
-retries = 0
+    return v1_config(tmp_path, influx_url, db, f"""
 [sources.paced]
 type = "python"
 callable = "readers:paced"
@@ -56,7 +49,6 @@ log = "{tmp_path / 'asked.log'}"
 slow = "{slow}"
 timeout = {timeout}
 """)
-    return path
 
 
 def asked(tmp_path):
