@@ -1,13 +1,22 @@
 """Shared fixtures: real servers, each started once per session on free loopback ports."""
 
+import os
 import re
 import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 from server_influxdb2 import InfluxDB2
 from server_prometheus_history import PrometheusHistory, small_history
 from servers import InfluxDB1, PostgreSQL, Prometheus
+
+# Hypothesis replays the same examples on every run of the suite (derandomize: a pass here is
+# a pass on CI). HYPOTHESIS_PROFILE=search draws fresh random examples each run, to hunt for
+# new failures (CONTRIBUTING.md); a failure found that way becomes a fixed test.
+settings.register_profile("suite", derandomize=True, database=None)
+settings.register_profile("search", derandomize=False, database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 # Servers start lazily: a session pays only for the ones its tests ask for, and `with`
 # stops them (and cleans up) even when the session fails.
