@@ -8,13 +8,15 @@ import itertools
 import uuid
 
 import pytest
+import requests
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from servers import QueryError
 
 from pusher import Reading
 from pusher.config import InfluxConfig
 from pusher.errors import RefusedReading
-from pusher.points.lineprotocol import Encoder
+from pusher.points.lineprotocol import INFLUXQL_SYSTEM_SOURCES, Encoder
 from pusher.writers.influx_v1 import InfluxV1Writer
 
 SPECIALS = ",= \"\\#'\t"
@@ -205,3 +207,23 @@ def test_every_short_special_name_is_stored_exactly_or_refused(request, api, pos
     else:
         assert "has a backslash before ','" in refused["a\\,a"]
         assert "has a backslash before '\"'" in refused["\\\""]
+
+
+def test_influxql_system_sources_are_refused_as_measurements(influxdb1, influx_db):
+    """Found by a hypothesis search: the measurement '_series' is stored by InfluxDB 1.x but
+    no SELECT reads it back. Each such name is refused; a name beside them goes through."""
+    near = ["_fieldKey", "_Series", "_series_", "_measurement", "series"]
+    for name in sorted(INFLUXQL_SYSTEM_SOURCES):
+        with pytest.raises(RefusedReading, match="InfluxQL system source"):
+            Encoder("s").encode(Reading(name, {"f": 1}), "hourly", 1_700_000_000)
+        # The reason is the server's: written by hand, the point is stored and unreadable.
+        requests.post(f"{influxdb1.url}/write", params={"db": influx_db, "precision": "s"},
+                      data=f"{name} f=1i 1700000000", timeout=30).raise_for_status()
+        with pytest.raises(QueryError, match="system source"):
+            influxdb1.select(f'SELECT * FROM "{name}"', db=influx_db)
+    lines = [Encoder("s").encode(Reading(name, {"f": 1}), "hourly", 1_700_000_000)
+             for name in near]
+    InfluxV1Writer(InfluxConfig(url=influxdb1.url, api="v1", database=influx_db)).post(
+        ("\n".join(lines) + "\n").encode())
+    for name in near:
+        assert influxdb1.select(f'SELECT "f" FROM "{name}"', db=influx_db)[0]["f"] == 1

@@ -41,6 +41,10 @@ _STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
 # name is lost, cut or refused by the server (measured on 1.6.7 and 2.7.12:
 # tests/test_roundtrip.py), so pusher refuses it first. Tag keys and values keep it exactly.
 _BACKSLASH_ESCAPE = re.compile(r'\\[, ="]')
+# InfluxQL's system sources (influxql.IsSystemName): InfluxDB stores a measurement of one of
+# these names, but SELECT refuses to read it and a regex FROM skips it (measured on 1.6.7).
+INFLUXQL_SYSTEM_SOURCES = frozenset(
+    {"_fieldKeys", "_measurements", "_name", "_series", "_tagKey", "_tagKeys", "_tags"})
 
 
 def to_timestamp(moment: datetime, precision: str) -> int:
@@ -90,6 +94,9 @@ def escape_measurement(name: str) -> str:
     _check_backslash("measurement", name)
     if name[0] == "#":
         raise RefusedReading(f"measurement {name!r} starts with '#' (a comment line)")
+    if name in INFLUXQL_SYSTEM_SOURCES:
+        raise RefusedReading(f"measurement {name!r} is an InfluxQL system source: InfluxDB "
+                             "would store it, but SELECT cannot read it back")
     if name[0] == "\t":
         # InfluxDB skips blanks before a line and a tab cannot be escaped: it would be lost.
         raise RefusedReading(f"measurement {name!r} starts with a tab")
