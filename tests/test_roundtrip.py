@@ -5,6 +5,7 @@ it refuses must come with a reason. Hypothesis generates the names and values.
 """
 
 import itertools
+import os
 import uuid
 
 import pytest
@@ -227,3 +228,9 @@ def test_influxql_system_sources_are_refused_as_measurements(influxdb1, influx_d
         ("\n".join(lines) + "\n").encode())
     for name in near:
         assert influxdb1.select(f'SELECT "f" FROM "{name}"', db=influx_db)[0]["f"] == 1
+
+
+def test_the_suite_replays_the_same_generated_examples():
+    """CONTRIBUTING.md: the suite's profile is derandomized, the `search` profile is not."""
+    profile = os.environ.get("HYPOTHESIS_PROFILE", "suite")
+    assert settings.default.derandomize is (profile == "suite")
