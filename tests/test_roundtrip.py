@@ -17,7 +17,7 @@ from servers import QueryError
 from pusher import Reading
 from pusher.config import InfluxConfig
 from pusher.errors import RefusedReading
-from pusher.points.lineprotocol import INFLUXQL_SYSTEM_SOURCES, Encoder
+from pusher.points.lineprotocol import FLUX_ROW_COLUMNS, INFLUXQL_SYSTEM_SOURCES, Encoder
 from pusher.writers.influx_v1 import InfluxV1Writer
 
 SPECIALS = ",= \"\\#'\t"
@@ -234,3 +234,25 @@ def test_the_suite_replays_the_same_generated_examples():
     """CONTRIBUTING.md: the suite's profile is derandomized, the `search` profile is not."""
     profile = os.environ.get("HYPOTHESIS_PROFILE", "suite")
     assert settings.default.derandomize is (profile == "suite")
+
+
+def test_tags_named_like_flux_row_columns_are_refused(influxdb2, influx_bucket):
+    """Found by a probe on 2.7.12: a tag `_value` or `_time` is accepted and then every Flux
+    query of the bucket fails; `_start`, `_stop` clash with range()'s columns. Each is
+    refused; tags `result` and `table` (plausible names) go through and Flux reads them."""
+    query = f'from(bucket: "{influx_bucket}") |> range(start: 0)'
+    for key in sorted(FLUX_ROW_COLUMNS):
+        with pytest.raises(RefusedReading, match="column of every Flux row"):
+            Encoder("s").encode(Reading("m", {"f": 1}, {key: "v"}), "hourly", 1_700_000_000)
+        # The reason is the server's: written by hand to a bucket of its own, Flux fails.
+        bucket = f"{influx_bucket}_{key}"
+        influxdb2.create_bucket(bucket)
+        influxdb2.write(bucket, f"m,{key}=v f=1i 1700000000")
+        with pytest.raises(QueryError):
+            influxdb2.flux(f'from(bucket: "{bucket}") |> range(start: 0)'
+                           f' |> rename(columns: {{"{key}": "renamed"}})')
+    line = Encoder("s").encode(Reading("m", {"f": 1}, {"result": "r", "table": "t"}), "hourly",
+                               1_700_000_000)
+    influxdb2.write(influx_bucket, line)
+    [row] = influxdb2.flux(query + ' |> rename(columns: {result: "r_tag", table: "t_tag"})')
+    assert (row["r_tag"], row["t_tag"], row["_value"]) == ("r", "t", "1")

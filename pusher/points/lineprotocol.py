@@ -41,6 +41,10 @@ _STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
 # name is lost, cut or refused by the server (measured on 1.6.7 and 2.7.12:
 # tests/test_roundtrip.py), so pusher refuses it first. Tag keys and values keep it exactly.
 _BACKSLASH_ESCAPE = re.compile(r'\\[, ="]')
+# Flux gives every row these columns: a tag of the name makes InfluxDB 2.7 fail each query
+# of the bucket (_time, _value: "interface conversion") or makes two columns of one name
+# (_start, _stop); measured on 2.7.12. Tags named `result` and `table` work in Flux.
+FLUX_ROW_COLUMNS = frozenset({"_time", "_value", "_start", "_stop"})
 # InfluxQL's system sources (influxql.IsSystemName): InfluxDB stores a measurement of one of
 # these names, but SELECT refuses to read it and a regex FROM skips it (measured on 1.6.7).
 INFLUXQL_SYSTEM_SOURCES = frozenset(
@@ -273,6 +277,10 @@ class Encoder:
             if type(value) is not str:
                 raise RefusedReading(f"tag {key!r} has a non-string value {value!r}")
             _check_reserved("tag key", key)
+            if key in FLUX_ROW_COLUMNS:
+                raise RefusedReading(
+                    f"tag key {key!r} is a column of every Flux row: InfluxDB 2.x would store "
+                    "it, then fail every query of the bucket or lose the tag to range()")
             pairs.append((key, escape_key("tag key", key), escape_key("tag value", value)))
         pairs.sort()  # by the raw key, as InfluxDB orders a series key
         escaped = escape_measurement(measurement)
