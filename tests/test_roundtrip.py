@@ -17,7 +17,12 @@ from servers import QueryError
 from pusher import Reading
 from pusher.config import InfluxConfig
 from pusher.errors import RefusedReading
-from pusher.points.lineprotocol import FLUX_ROW_COLUMNS, INFLUXQL_SYSTEM_SOURCES, Encoder
+from pusher.points.lineprotocol import (
+    FLUX_ROW_COLUMNS,
+    INFLUXQL_SYMBOLS,
+    INFLUXQL_SYSTEM_SOURCES,
+    Encoder,
+)
 from pusher.writers.influx_v1 import InfluxV1Writer
 
 SPECIALS = ",= \"\\#'\t"
@@ -274,6 +279,25 @@ def test_the_suite_replays_the_same_generated_examples():
     """CONTRIBUTING.md: the suite's profile is derandomized, the `search` profile is not."""
     profile = os.environ.get("HYPOTHESIS_PROFILE", "suite")
     assert settings.default.derandomize is (profile == "suite")
+
+
+def test_keys_named_like_influxql_symbols_are_refused(influxdb1, influx_db):
+    """Found by a hypothesis search: a field `_name` reads back as the measurement's name at
+    time 0. Each InfluxQL symbol is refused as a field key and a tag key."""
+    writer = InfluxV1Writer(InfluxConfig(url=influxdb1.url, api="v1", database=influx_db))
+    for number, key in enumerate(sorted(INFLUXQL_SYMBOLS)):
+        for reading in (Reading("m", {key: 5}), Reading("m", {"f": 5}, {key: "v"})):
+            with pytest.raises(RefusedReading, match="is a symbol of InfluxQL"):
+                Encoder("s").encode(reading, "hourly", 1_700_000_000)
+        # The reason is the server's: written by hand, the field does not read back.
+        writer.post(f"f{number} {key}=5i 1700000000\n".encode())
+        assert influxdb1.select(f'SELECT "{key}" FROM "f{number}"', db=influx_db) != [
+            {"time": 1_700_000_000, key: 5}]
+    # A name beside them is stored and read back as written.
+    writer.post((Encoder("s").encode(Reading("near", {"_names": 5}, {"_tagKeys": "v"}), "hourly",
+                                     1_700_000_000) + "\n").encode())
+    assert influxdb1.select('SELECT "_names", "_tagKeys" FROM "near"', db=influx_db) == [
+        {"time": 1_700_000_000, "_names": 5, "_tagKeys": "v"}]
 
 
 def test_tags_named_like_flux_row_columns_are_refused(influxdb2, influx_bucket):

@@ -41,6 +41,9 @@ _STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
 # name is lost, cut or refused by the server (measured on 1.6.7 and 2.7.12:
 # tests/test_roundtrip.py), so pusher refuses it first. Tag keys and values keep it exactly.
 _BACKSLASH_ESCAPE = re.compile(r'\\[, ="]')
+# Names InfluxQL reads as its own symbols in a SELECT or WHERE: a field of one of these names
+# reads back as the measurement name, the series key or nothing (measured on 1.6.7).
+INFLUXQL_SYMBOLS = frozenset({"_name", "_tagKey", "_tagValue", "_seriesKey", "_fieldKey"})
 # Flux gives every row these columns: a tag of the name makes InfluxDB 2.7 fail each query
 # of the bucket (_time, _value: "interface conversion") or makes two columns of one name
 # (_start, _stop); measured on 2.7.12. Tags named `result` and `table` work in Flux.
@@ -290,6 +293,9 @@ class Encoder:
 def _check_reserved(kind: str, key: str) -> None:
     if key in _RESERVED_KEYS:
         raise RefusedReading(f"{kind} {key!r} is reserved by InfluxDB")
+    if key in INFLUXQL_SYMBOLS:
+        raise RefusedReading(f"{kind} {key!r} is a symbol of InfluxQL: a SELECT of it gives "
+                             "InfluxDB's own value (the measurement or series name), not yours")
 
 
 def _field_key(key: str) -> str:
