@@ -65,54 +65,90 @@ def to_timestamp(moment: datetime, precision: str) -> int:
     return delta // unit
 
 
-def _check_name(kind: str, name: object) -> str:
+NAME_POSITIONS = ("measurement", "tag key", "tag value", "field key")
+
+
+def name_problem(position: str, name: object) -> str | None:
+    """Why line protocol cannot carry `name` as a `position` (one of NAME_POSITIONS), in
+    the words the encoder refuses a reading with; None when it can.
+
+    The one rule for names: the encoder refuses a reading for exactly these reasons, and a
+    config is checked against them for the names it declares (pusher/sources/names.py).
+    An empty tag value is refused here; a reading's empty tag value is no tag at all.
+    """
+    return _problem(position, name, position)
+
+
+def _problem(position: str, name: object, kind: str) -> str | None:
+    # `kind` is what the message calls the name: its position, or e.g. "granularity".
     if type(name) is not str:
-        raise RefusedReading(f"{kind} {name!r} is not a string")
+        return f"{kind} {name!r} is not a string"
     if not name:
-        raise RefusedReading(f"{kind} is empty")
+        return f"{kind} is empty"
     if "\n" in name or "\r" in name:
-        raise RefusedReading(f"{kind} {name!r} contains a line break")
+        return f"{kind} {name!r} contains a line break"
     if name[-1] == "\\":
-        raise RefusedReading(f"{kind} {name!r} ends with a backslash")
-    if not name.isascii():
-        _check_encodable(kind, name)
-    return name
+        return f"{kind} {name!r} ends with a backslash"
+    if not name.isascii() and (problem := _unencodable(kind, name)):
+        return problem
+    if position == "tag value":
+        return None
+    if position != "measurement":
+        if name in _RESERVED_KEYS:
+            return f"{kind} {name!r} is reserved by InfluxDB"
+        if name in INFLUXQL_SYMBOLS:
+            return (f"{kind} {name!r} is a symbol of InfluxQL: a SELECT of it gives InfluxDB's "
+                    "own value (the measurement or series name), not yours")
+        if position == "tag key":
+            if name in FLUX_ROW_COLUMNS:
+                return (f"{kind} {name!r} is a column of every Flux row: InfluxDB 2.x would "
+                        "store it, then fail every query of the bucket or lose the tag to "
+                        "range()")
+            return _GRANULARITY_SET if name == GRANULARITY_TAG else None
+    if "\\" in name and (pair := _BACKSLASH_ESCAPE.search(name)):
+        return (f"{kind} {name!r} has a backslash before {pair.group()[1]!r}: InfluxDB reads "
+                "the two as an escape, so the name would not be stored as written")
+    if name[0] == "\t":
+        # InfluxDB skips blanks before a line and before the first field, and a tab cannot
+        # be escaped: it would be lost.
+        return f"{kind} {name!r} starts with a tab"
+    if position == "measurement":
+        if name[0] == "#":
+            return f"{kind} {name!r} starts with '#' (a comment line)"
+        if name in INFLUXQL_SYSTEM_SOURCES:
+            return (f"{kind} {name!r} is an InfluxQL system source: InfluxDB would store it, "
+                    "but SELECT cannot read it back")
+    return None
 
 
-def _check_encodable(kind: str, text: str) -> None:
-    """Refuse text that UTF-8 cannot encode (a lone surrogate, e.g. from surrogateescape)."""
+_GRANULARITY_SET = ("tag key 'granularity' is set by pusher (from the source's granularity; "
+                    "a reading sets its own with Reading(granularity=...))")
+
+
+def _unencodable(kind: str, text: str) -> str | None:
+    """Text that UTF-8 cannot encode (a lone surrogate, e.g. from surrogateescape)."""
     try:
         text.encode()
     except UnicodeEncodeError as exc:
-        raise RefusedReading(f"{kind} holds {text[exc.start]!r} at character {exc.start}, "
-                             "a lone surrogate that UTF-8 cannot encode") from None
-
-
-def _check_backslash(kind: str, name: str) -> None:
-    if "\\" in name and (pair := _BACKSLASH_ESCAPE.search(name)):
-        raise RefusedReading(
-            f"{kind} {name!r} has a backslash before {pair.group()[1]!r}: InfluxDB reads "
-            "the two as an escape, so the name would not be stored as written")
+        return (f"{kind} holds {text[exc.start]!r} at character {exc.start}, "
+                "a lone surrogate that UTF-8 cannot encode")
+    return None
 
 
 def escape_measurement(name: str) -> str:
     """Escaped measurement name, or RefusedReading if line protocol cannot carry it."""
-    _check_name("measurement", name)
-    _check_backslash("measurement", name)
-    if name[0] == "#":
-        raise RefusedReading(f"measurement {name!r} starts with '#' (a comment line)")
-    if name in INFLUXQL_SYSTEM_SOURCES:
-        raise RefusedReading(f"measurement {name!r} is an InfluxQL system source: InfluxDB "
-                             "would store it, but SELECT cannot read it back")
-    if name[0] == "\t":
-        # InfluxDB skips blanks before a line and a tab cannot be escaped: it would be lost.
-        raise RefusedReading(f"measurement {name!r} starts with a tab")
+    problem = _problem("measurement", name, "measurement")
+    if problem is not None:
+        raise RefusedReading(problem)
     return name.translate(_MEASUREMENT_ESCAPES) if ("," in name or " " in name) else name
 
 
-def escape_key(kind: str, name: str) -> str:
-    """Escaped tag key, tag value or field key."""
-    _check_name(kind, name)
+def escape_key(position: str, name: str, kind: str | None = None) -> str:
+    """Escaped tag key, tag value or field key (`position`), or RefusedReading if line
+    protocol cannot carry it there; `kind` names it in the reason (default: `position`)."""
+    problem = _problem(position, name, kind or position)
+    if problem is not None:
+        raise RefusedReading(problem)
     if "," in name or " " in name or "=" in name:
         return name.translate(_KEY_ESCAPES)
     return name
@@ -145,8 +181,8 @@ def format_field_value(key: str, value: object) -> str:
 def _format_string(key: str, value: str) -> str:
     if "\n" in value or "\r" in value:
         raise RefusedReading(f"field {key!r} contains a line break")
-    if not value.isascii():  # isascii is O(1): ASCII text pays nothing here
-        _check_encodable(f"field {key!r}", value)
+    if not value.isascii() and (problem := _unencodable(f"field {key!r}", value)):
+        raise RefusedReading(problem)  # isascii is O(1): ASCII text pays nothing here
     if len(value) > MAX_STRING_BYTES // 4 and len(value.encode()) > MAX_STRING_BYTES:
         raise RefusedReading(f"field {key!r} is longer than {MAX_STRING_BYTES} bytes "
                              f"({len(value):,} characters)")
@@ -252,7 +288,8 @@ class Encoder:
     def _new_field_key(self, key: str) -> tuple[str, int]:
         """The escaped key with its "=", and its bit in `fields_mask`."""
         keys = self._field_keys
-        entry = (_field_key(key) + "=", 1 << len(keys) if len(keys) < MASK_BITS else MASK_OTHER)
+        bit = 1 << len(keys) if len(keys) < MASK_BITS else MASK_OTHER
+        entry = (escape_key("field key", key) + "=", bit)
         if len(keys) < _SERIES_CACHE_LIMIT:
             keys[key] = entry
         return entry
@@ -269,43 +306,19 @@ class Encoder:
     def _series_key(measurement: str, tags: Mapping[str, str] | None, gran: object) -> str:
         if not isinstance(gran, str):
             raise RefusedReading(f"granularity {excerpt(repr(gran))} is not a string")
-        pairs = [(GRANULARITY_TAG, GRANULARITY_TAG, escape_key("granularity", str(gran)))]
+        pairs = [(GRANULARITY_TAG, GRANULARITY_TAG,
+                  escape_key("tag value", str(gran), "granularity"))]
         for key, value in (tags or {}).items():
-            if key == GRANULARITY_TAG:
-                raise RefusedReading(
-                    "tag 'granularity' is set by pusher; pass Reading(granularity=...)"
-                )
+            if key == GRANULARITY_TAG:  # refused even with an empty value
+                raise RefusedReading(_GRANULARITY_SET)
             if value is None or value == "":
                 continue  # InfluxDB has no empty tag values: the tag is simply absent
             if type(value) is not str:
                 raise RefusedReading(f"tag {key!r} has a non-string value {value!r}")
-            _check_reserved("tag key", key)
-            if key in FLUX_ROW_COLUMNS:
-                raise RefusedReading(
-                    f"tag key {key!r} is a column of every Flux row: InfluxDB 2.x would store "
-                    "it, then fail every query of the bucket or lose the tag to range()")
             pairs.append((key, escape_key("tag key", key), escape_key("tag value", value)))
         pairs.sort()  # by the raw key, as InfluxDB orders a series key
         escaped = escape_measurement(measurement)
         return ",".join([escaped, *(f"{k}={v}" for _, k, v in pairs)])
-
-
-def _check_reserved(kind: str, key: str) -> None:
-    if key in _RESERVED_KEYS:
-        raise RefusedReading(f"{kind} {key!r} is reserved by InfluxDB")
-    if key in INFLUXQL_SYMBOLS:
-        raise RefusedReading(f"{kind} {key!r} is a symbol of InfluxQL: a SELECT of it gives "
-                             "InfluxDB's own value (the measurement or series name), not yours")
-
-
-def _field_key(key: str) -> str:
-    _check_reserved("field key", key)
-    escaped = escape_key("field key", key)
-    _check_backslash("field key", key)
-    if key[0] == "\t":
-        # InfluxDB skips blanks before the first field, and a tab cannot be escaped.
-        raise RefusedReading(f"field key {key!r} starts with a tab")
-    return escaped
 
 
 def split_lines(body: bytes) -> list[str]:
