@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pusher.errors import ConfigError
+from pusher.points.lineprotocol import name_problem
 from pusher.values import unknown_key
 
 # The aggregations that InfluxQL and Flux both have, with the same meaning.
@@ -20,7 +21,7 @@ KEYS = ("timezone", "hourly_retention", "daily_retention", "lookback", "every", 
 _SPAN = re.compile(r"^(\d+)(s|m|h|d|w)$")
 _UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _FOREVER = ("0", "inf", "forever")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 
 
 @dataclass(frozen=True)
@@ -136,23 +137,31 @@ def _measurements(table: Any, file: str) -> Mapping[str, Rollup]:
     rollups = {}
     for name, spec in table.items():
         key = f"rollups.measurements.{name}"
-        if not _NAME.match(name):
-            raise ConfigError("not a usable measurement name (letters, digits, _ . -)",
-                              file=file, key=key)
+        _check_name("measurement", name, file, key)
         if not isinstance(spec, dict) or not spec:
             # Both InfluxQL and Flux need the field names: `sum(*)` would rename the fields.
             raise ConfigError(f"must be a table of field = aggregation, e.g. "
                               f"{{ count = \"sum\" }}, not {spec!r}", file=file, key=key)
         for field_name, function in spec.items():
-            if not _NAME.match(field_name):
-                raise ConfigError("not a usable field name (letters, digits, _ . -)",
-                                  file=file, key=f"{key}.{field_name}")
+            _check_name("field key", field_name, file, f"{key}.{field_name}")
             if function not in AGGREGATIONS:
                 raise ConfigError(f"unknown aggregation {function!r} "
                                   f"(choose {', '.join(AGGREGATIONS)})",
                                   file=file, key=f"{key}.{field_name}")
         rollups[name] = Rollup(name, MappingProxyType(dict(spec)))
     return MappingProxyType(rollups)
+
+
+def _check_name(position: str, name: str, file: str, key: str) -> None:
+    """Letters, digits, _ . - (pusher's own rule for rollups), and a name a daily point can
+    carry (lineprotocol.name_problem: not `time`, `_field` or `_measurement`)."""
+    if not _NAME.fullmatch(name):
+        what = "measurement" if position == "measurement" else "field"
+        raise ConfigError(f"not a usable {what} name (letters, digits, _ . -)",
+                          file=file, key=key)
+    problem = name_problem(position, name)
+    if problem is not None:
+        raise ConfigError(problem, file=file, key=key)
 
 
 def _check_keys(table: Mapping[str, Any], allowed: tuple[str, ...], file: str,

@@ -11,7 +11,10 @@ ValueError("key: problem") so that a bad config fails at start-up, not mid-run, 
 cheaply (a connection, SELECT 1, a status endpoint), returns a one-line description and
 raises on failure; a `measurements(options)` attribute returning the (measurement, field
 names or None) pairs it writes, for `pusher dashboards render` (pusher/dashboards/catalog.py);
-and a `resolve_paths(options, root) -> options` attribute when some of its options are paths
+a `names(options)` attribute yielding the (option key, position, name) of each measurement,
+tag or field name its options declare, checked at start-up by the encoder's rule
+(pusher/sources/names.py; without it, the `measurements` pairs are checked); and a
+`resolve_paths(options, root) -> options` attribute when some of its options are paths
 (they are then relative to the config file's folder, `root`).
 
 `pusher validate` runs a source once on a tiny recent window (the last few minutes) and
@@ -43,6 +46,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pusher.deadline import current
 from pusher.errors import ConfigError, SourceError
 from pusher.reading import Reading, Window
+from pusher.sources.names import check_names
 from pusher.values import unknown_key
 
 if TYPE_CHECKING:
@@ -94,7 +98,8 @@ def _import(reference: str) -> Any:
 
 def check_options(source: Source, options: Mapping[str, Any], *, file: str | None,
                   key: str) -> None:
-    """Fail at start-up on options the callable does not take or lacks, or that it refuses."""
+    """Fail at start-up on options the callable does not take or lacks, or that it refuses,
+    and on names it declares that no reading could carry (pusher/sources/names.py)."""
     found = option_problem(source, options)
     if found is not None:
         raise ConfigError(found[1], file=file, key=f"{key}.{found[0]}")
@@ -107,6 +112,7 @@ def check_options(source: Source, options: Mapping[str, Any], *, file: str | Non
             if not problem:
                 sub, problem = "", sub
             raise ConfigError(problem, file=file, key=f"{key}.{sub}" if sub else key) from None
+    check_names(source, options, file=file, key=key)
 
 
 def option_problem(source: Callable[..., Any], options: Mapping[str, Any]

@@ -23,6 +23,7 @@ from pusher.errors import SourceError
 from pusher.reading import Granularity, Note, Reading, Window
 from pusher.sources.google_analytics_options import (
     TIME_DIMENSIONS,
+    names,
     property_name,
     resolve_paths,
     validate,
@@ -311,6 +312,7 @@ def _credentials(spec: str) -> Any:
 google_analytics.validate_options = validate  # type: ignore[attr-defined]
 google_analytics.honours_deadline = True  # type: ignore[attr-defined]
 google_analytics.resolve_paths = resolve_paths  # type: ignore[attr-defined]
+google_analytics.names = names  # type: ignore[attr-defined]
 
 
 def _check(options: Mapping[str, Any]) -> str:

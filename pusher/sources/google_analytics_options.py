@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pusher.reading import Granularity
+from pusher.sources.names import Declared, listed
 from pusher.values import check_seconds, http_url_problem
 
 TIME_DIMENSIONS = {"date": Granularity.DAILY, "dateHour": Granularity.HOURLY}
@@ -54,6 +55,16 @@ def validate(options: Mapping[str, Any]) -> None:
             ZoneInfo(timezone)
         except (ValueError, KeyError, TypeError):
             raise ValueError(f"timezone: unknown time zone {timezone!r}") from None
+
+
+def names(options: Mapping[str, Any]) -> Iterator[Declared]:
+    """The measurement, the metrics (field keys) and the dimensions other than the time
+    one (tag keys), as a report's readings carry them. See sources/names.py."""
+    yield "measurement", "measurement", options.get("measurement", "analytics")
+    yield from listed("metrics", "field key", options["metrics"])
+    yield from ((key, position, name) for key, position, name
+                in listed("dimensions", "tag key", options["dimensions"])
+                if name not in TIME_DIMENSIONS)
 
 
 def resolve_paths(options: dict[str, Any], root: Path) -> dict[str, Any]:

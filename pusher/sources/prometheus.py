@@ -22,6 +22,7 @@ from pusher.deadline import TimedOut
 from pusher.errors import SourceError
 from pusher.reading import NoData, Reading, Skipped, Window
 from pusher.sources import per_query
+from pusher.sources.names import Declared, tagged
 from pusher.sources.prometheus_api import Client, Series, ServerLimit, StepError
 from pusher.sources.prometheus_spans import Span, plan_spans
 from pusher.values import check_nan_rule, check_seconds, http_url_problem, unknown_key
@@ -263,6 +264,19 @@ def _check_strings(where: str, table: object) -> None:
 
 
 prometheus.validate_options = _validate  # type: ignore[attr-defined]
+
+
+def _names(options: Mapping[str, Any]) -> Iterator[Declared]:
+    """Each query's measurement, field, static tags and name tag (see sources/names.py)."""
+    for number, spec in enumerate(options["queries"]):
+        where = f"queries[{number}]"
+        yield f"{where}.measurement", "measurement", spec["measurement"]
+        yield f"{where}.field", "field key", spec.get("field", "value")
+        yield from tagged(f"{where}.tags", spec.get("tags", {}))
+        yield f"{where}.name_tag", "tag key", spec.get("name_tag", "metric")
+
+
+prometheus.names = _names  # type: ignore[attr-defined]
 
 
 def _check(options: Mapping[str, Any]) -> str:

@@ -9,12 +9,13 @@ The target is checked at start-up like a source type of its own: its signature a
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from pusher.reading import Reading, Window
 from pusher.sources import Probe, option_problem, source_probes
+from pusher.sources.names import Declared, declared_names
 
 
 def python_callable(window: Window, callable: str, **options: Any) -> Iterable[Reading]:
@@ -109,3 +110,13 @@ def _measurements(options: Mapping[str, Any]) -> Any:
 
 
 python_callable.measurements = _measurements  # type: ignore[attr-defined]
+
+
+def _names(options: Mapping[str, Any]) -> Iterator[Declared]:
+    """The names the callable declares (its own `names`, else its `measurements`, said
+    under `callable`): checked at start-up like a source type's."""
+    target, rest = _target(options)
+    return declared_names(target, rest, declared_by="callable")
+
+
+python_callable.names = _names  # type: ignore[attr-defined]

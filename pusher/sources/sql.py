@@ -21,7 +21,13 @@ from pusher.errors import SourceError
 from pusher.reading import FieldValue, NoData, Reading, Skipped, Window, as_utc, no_value
 from pusher.sources import per_query
 from pusher.sources.aggregate import as_number, summarize
-from pusher.sources.sql_options import DEFAULT_STATS, resolve_paths, validate, with_driver
+from pusher.sources.sql_options import (
+    DEFAULT_STATS,
+    names,
+    resolve_paths,
+    validate,
+    with_driver,
+)
 from pusher.sources.sql_timeouts import (
     QueryWatchdog,
     bound_connects,
@@ -285,6 +291,7 @@ def reason(exc: BaseException) -> str:
 sql.validate_options = validate  # type: ignore[attr-defined]
 sql.honours_deadline = True  # type: ignore[attr-defined]
 sql.resolve_paths = resolve_paths  # type: ignore[attr-defined]
+sql.names = names  # type: ignore[attr-defined]
 
 
 def _check(options: Mapping[str, Any]) -> str:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
 from pusher.sources.aggregate import check_stat
+from pusher.sources.names import Declared, listed
 from pusher.values import check_nan_rule, check_seconds, unknown_key
 
 QUERY_KEYS = {"sql", "measurement", "tags", "fields", "time", "aggregate", "query_timeout"}
@@ -33,6 +34,20 @@ def validate(options: Mapping[str, Any]) -> None:
         raise ValueError("queries: must be a non-empty list of [[...queries]] tables")
     for number, spec in enumerate(queries):
         _check_query(f"queries[{number}]", spec)
+
+
+def names(options: Mapping[str, Any]) -> Iterator[Declared]:
+    """Each query's measurement and the columns it names as tags and fields; with
+    `aggregate`, its group_by columns (tags) and statistics (fields). See sources/names.py."""
+    for number, spec in enumerate(options["queries"]):
+        where = f"queries[{number}]"
+        yield f"{where}.measurement", "measurement", spec["measurement"]
+        yield from listed(f"{where}.tags", "tag key", spec.get("tags"))
+        yield from listed(f"{where}.fields", "field key", spec.get("fields"))
+        aggregate = spec.get("aggregate", {})
+        yield from listed(f"{where}.aggregate.group_by", "tag key", aggregate.get("group_by"))
+        yield from listed(f"{where}.aggregate.stats", "field key",
+                          aggregate.get("stats", DEFAULT_STATS))
 
 
 def resolve_paths(options: dict[str, Any], root: Path) -> dict[str, Any]:

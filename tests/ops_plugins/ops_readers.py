@@ -122,3 +122,13 @@ def unstorable(window: Window, count: int = 3):
     bad = [float("nan"), float("inf"), 2**64, float("-inf")]
     for n in range(count):
         yield Reading("bad", {"v": bad[n % len(bad)]}, {"n": str(n)})
+
+
+def declared(window: Window, measurement: str = "declared", field: str = "v"):
+    """One point per window into the measurement and field its options name, which it also
+    declares through `measurements` (checked at start-up like a source type's names)."""
+    yield Reading(measurement, {field: 1})
+
+
+declared.measurements = lambda options: [(options.get("measurement", "declared"),
+                                          [options.get("field", "v")])]
