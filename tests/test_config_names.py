@@ -13,12 +13,11 @@ from pusher.points.lineprotocol import name_problem
 UNREACHABLE = "http://127.0.0.1:9"  # never asked: the config fails first
 
 
-def prometheus_source(url: str, query: str = "", source: str = "") -> str:
+def prometheus_source(url: str, query: str = "") -> str:
     return f"""
 [sources.web]
 type = "prometheus"
 url = "{url}"
-{source}
 [[sources.web.queries]]
 query = "up"
 {query or 'measurement = "scrape"'}
@@ -71,6 +70,12 @@ BAD = [
     ("prometheus name tag is reserved",
      prometheus_source(UNREACHABLE, 'measurement = "m"\nname_tag = "_field"'),
      "sources.web.queries[0].name_tag", "tag key '_field' is reserved by InfluxDB"),
+    ("prometheus static tag key a Flux row column",
+     prometheus_source(UNREACHABLE, 'measurement = "m"\ntags = {_time = "x"}'),
+     "sources.web.queries[0].tags._time", name_problem("tag key", "_time")),
+    ("sql measurement an InfluxQL system source",
+     sql_source("sqlite:///site.db", 'measurement = "_series"'),
+     "sources.db.queries[0].measurement", name_problem("measurement", "_series")),
     ("sql measurement starts with a tab",
      sql_source("sqlite:///site.db", 'measurement = "\\tm"'),
      "sources.db.queries[0].measurement", "measurement '\\tm' starts with a tab"),
