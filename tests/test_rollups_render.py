@@ -9,13 +9,13 @@ from flux_helpers import validate_flux
 
 from pusher.config import InfluxConfig, load_config, parse_config
 from pusher.errors import ConfigError
+from pusher.points.quoting import influxql_ident
 from pusher.rollups.flux_api import read_query
 from pusher.rollups.render import (
     continuous_query,
     every_tag_but,
     flux_backfill,
     flux_task,
-    quote_ident,
     rendered_files,
     select_into,
 )
@@ -90,9 +90,12 @@ def test_the_group_by_regex_matches_every_tag_key_but_granularity():
 
 
 def test_identifiers_are_quoted_only_when_needed():
-    assert quote_ident("http_requests") == "http_requests"
-    assert quote_ident("api-calls") == '"api-calls"'
-    assert quote_ident("select") == '"select"'
+    assert influxql_ident("http_requests") == "http_requests"
+    assert influxql_ident("api-calls") == '"api-calls"'
+    assert influxql_ident("select") == '"select"'
+    # AND, OR, TRUE and FALSE are keywords too (influxql token.go), in any case.
+    assert [influxql_ident(w) for w in ("true", "False", "and", "OR", "show")] == [
+        '"true"', '"False"', '"and"', '"OR"', '"show"']
 
 
 def test_committed_influx_files_are_the_rendering_of_the_example_config():

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import requests
 
 from pusher.config import Config, InfluxConfig
-from pusher.rollups.render import flux_string
+from pusher.points.quoting import flux_string
 from pusher.runs.history_query import server_message
 
 WATERMARKS_LOST = ("watermarks cannot be read back, so a run without its state directory "

@@ -24,6 +24,7 @@ from pusher.config import Config, InfluxConfig
 from pusher.deadline import Deadline, within
 from pusher.errors import ConfigError
 from pusher.points.lineprotocol import Encoder
+from pusher.points.quoting import influxql_ident
 from pusher.sources import checked_source, source_probes
 from pusher.writers import SETUP_HINT, one_line, with_setup_hint
 
@@ -111,7 +112,7 @@ def _check_v1(http: requests.Session, base: str, influx: InfluxConfig) -> str:
     # Listing the database's retention policies needs valid credentials, and proves both
     # the database and the policies the points go to exist.
     answer = http.get(f"{base}/query", auth=auth, timeout=influx.timeout, params={
-        "q": f'SHOW RETENTION POLICIES ON "{influx.database}"'})
+        "q": f"SHOW RETENTION POLICIES ON {influxql_ident(influx.database)}"})
     body = _json(answer)
     result = body.get("results", [{}])[0]
     if "error" in body or "error" in result:

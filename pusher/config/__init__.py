@@ -23,6 +23,7 @@ from pusher.config.rollups import RollupsConfig, parse_rollups
 from pusher.deploy.overrides import OVERRIDES_VAR, overridden
 from pusher.errors import ConfigError
 from pusher.points.lineprotocol import PRECISIONS
+from pusher.points.quoting import v1_name_problem, v2_bucket_problem
 from pusher.reading import Granularity
 from pusher.schedules import TIMEOUT_GRACE, parse_schedule
 from pusher.secrets import (
@@ -250,8 +251,22 @@ def _parse_influx(table: Mapping[str, Any], file: str, secrets: set[str]) -> Inf
     for key in ("bucket", "database"):
         if not getattr(config, key).strip():
             raise ConfigError("must not be empty", file=file, key=f"influx.{key}")
+    _check_names(config, file)
     secrets.update(s for s in (config.token, config.password) if s)
     return config
+
+
+def _check_names(config: InfluxConfig, file: str) -> None:
+    """Refuse a database, retention policy or bucket name that InfluxDB itself refuses:
+    `pusher setup` could not create it and no point could land there."""
+    for key, problem_of in (("database", v1_name_problem),
+                            ("retention_policy", v1_name_problem),
+                            ("daily_retention_policy", v1_name_problem),
+                            ("bucket", v2_bucket_problem),
+                            ("daily_bucket", v2_bucket_problem)):
+        name = getattr(config, key)
+        if (name or key in ("database", "bucket")) and (problem := problem_of(name)):
+            raise ConfigError(f"{name!r} {problem}", file=file, key=f"influx.{key}")
 
 
 def _parse_source(name: str, spec: Any, file: str, root: Path) -> SourceConfig:

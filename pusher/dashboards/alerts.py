@@ -6,6 +6,7 @@ from pusher.dashboards import flux
 from pusher.dashboards.catalog import Catalog
 from pusher.dashboards.grafana import DATASOURCE_UID, Json
 from pusher.dashboards.health import STALE_RATIO
+from pusher.points.quoting import flux_string
 
 FOLDER = "pusher"
 GROUP = "pusher"
@@ -33,9 +34,9 @@ REFUSED = flux.runs() + """runs
 
 def _query(flux_text: str, seconds: int, catalog: Catalog) -> Json:
     # Grafana substitutes dashboard variables only in dashboards: rules name the buckets.
-    buckets = {"${bucket}": catalog.bucket, "${daily_bucket}": catalog.daily_bucket}
+    buckets = {flux.HOURLY_BUCKET: catalog.bucket, flux.DAILY_BUCKET: catalog.daily_bucket}
     for name, value in buckets.items():
-        flux_text = flux_text.replace(name, value)
+        flux_text = flux_text.replace(name, flux_string(value))
     return {"refId": "A", "relativeTimeRange": {"from": seconds, "to": 0},
             "datasourceUid": DATASOURCE_UID,
             "model": {"refId": "A", "query": flux_text, "intervalMs": 60000,

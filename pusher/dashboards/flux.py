@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 
 from pusher.points.pusher_runs import RUN_MEASUREMENT
-from pusher.rollups.render import flux_string
+from pusher.points.quoting import flux_string
 
 # Hourly points in ${bucket}, daily ones in ${daily_bucket} (the data contract).
 HOURLY_BUCKET = '"${bucket}"'
@@ -38,18 +38,18 @@ RUNS_LOOKBACK = "-30d"
 
 def field_test(fields: Sequence[str]) -> str:
     """`r._field == "a" or r._field == "b"`."""
-    return " or ".join(f'r._field == "{name}"' for name in fields)
+    return " or ".join(f"r._field == {flux_string(name)}" for name in fields)
 
 
 def tag_test(tag: str, values: Sequence[str]) -> str:
-    return " or ".join(f'r.{tag} == "{value}"' for value in values)
+    return " or ".join(f"r.{tag} == {flux_string(value)}" for value in values)
 
 
 def select(measurement: str, fields: Sequence[str], bucket: str = PICKED_BUCKET,
            granularity: str = GRANULARITY, where: str | None = None) -> list[str]:
     """The head of a query: one measurement, some fields, at the dashboard's granularity."""
     lines = [f"from(bucket: {bucket})", f"    {RANGE}",
-             f'    |> filter(fn: (r) => r._measurement == "{measurement}")',
+             f"    |> filter(fn: (r) => r._measurement == {flux_string(measurement)})",
              f"    {granularity}", f"    |> filter(fn: (r) => {field_test(fields)})"]
     if where:
         lines.append(f"    |> filter(fn: (r) => {where})")
@@ -128,7 +128,7 @@ def runs(bounds: str = "start: v.timeRangeStart, stop: v.timeRangeStop") -> str:
             f"    from(bucket: {HOURLY_BUCKET}) |> range({bounds}),\n"
             f"    from(bucket: {DAILY_BUCKET}) |> range({bounds}),\n"
             f"])\n"
-            f'    |> filter(fn: (r) => r._measurement == "{RUN_MEASUREMENT}")\n')
+            f"    |> filter(fn: (r) => r._measurement == {flux_string(RUN_MEASUREMENT)})\n")
 
 
 STATUS_CODES = {"done": 0, "partial": 1, "failed": 2}
@@ -174,7 +174,7 @@ def per_source(field: str, fn: str, *, zone: str) -> str:
     """One series per source of a pusher_runs field, aggregated per window."""
     return "\n".join(window_head(zone, "false")) + "\n" + runs() + "\n".join([
         "runs",
-        f'    |> filter(fn: (r) => r._field == "{field}")',
+        f"    |> filter(fn: (r) => r._field == {flux_string(field)})",
         "    |> toFloat()",
         '    |> group(columns: ["source"])',
         windowed(fn),

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pusher.dashboards.catalog import Catalog
+from pusher.points.quoting import flux_string
 
 Json = dict[str, Any]
 
@@ -107,13 +108,20 @@ def variables(catalog: Catalog, granularity: str | None = "hourly") -> list[Json
     (the config's; a user can change them in Grafana)."""
     found = [custom_variable("granularity", ["hourly", "daily"], "Granularity", granularity)] \
         if granularity else []
+    # Grafana pastes a variable's text as it is into `"${bucket}"`: the value is the bucket
+    # name as written inside a Flux string (a\\b for a\b), so the query names it exactly.
     return [
         *found,
-        constant("bucket", catalog.bucket,
+        constant("bucket", in_flux_string(catalog.bucket),
                  "InfluxDB bucket of the hourly points ([influx] bucket)"),
-        constant("daily_bucket", catalog.daily_bucket,
+        constant("daily_bucket", in_flux_string(catalog.daily_bucket),
                  "InfluxDB bucket of the daily points ([influx] daily_bucket)"),
     ]
+
+
+def in_flux_string(text: str) -> str:
+    """`text` as it stands between the quotes of a Flux string literal."""
+    return flux_string(text)[1:-1]
 
 
 def dashboard(uid: str, title: str, panels: list[Json], description: str, catalog: Catalog,

@@ -20,11 +20,11 @@ from urllib3.exceptions import HTTPError
 from pusher.config import InfluxConfig
 from pusher.config.rollups import Rollup, RollupsConfig, Span
 from pusher.errors import ConfigError, PusherError
+from pusher.points.quoting import flux_string
 from pusher.rollups.render import (
     GRANULARITY,
     TASK_PREFIX,
     flux_backfill,
-    flux_string,
     flux_task,
     rfc3339,
     task_name,

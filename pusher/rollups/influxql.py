@@ -13,11 +13,10 @@ from pusher.bounded import BoundedSession
 from pusher.config import InfluxConfig
 from pusher.config.rollups import Rollup, RollupsConfig, Span
 from pusher.errors import PusherError
+from pusher.points.quoting import influxql_ident, influxql_string
 from pusher.rollups.render import (
     TASK_PREFIX,
     continuous_query,
-    quote_ident,
-    quote_string,
     select_into,
     task_name,
     v1_policies,
@@ -100,7 +99,7 @@ def setup(client: InfluxQL, influx: InfluxConfig, rollups: RollupsConfig,
     db = influx.database
     report = [_database(client, db)]
     policies = {row["name"]: row for row in
-                client.rows(f"SHOW RETENTION POLICIES ON {quote_ident(db)}")}
+                client.rows(f"SHOW RETENTION POLICIES ON {influxql_ident(db)}")}
     for name, span in ((hourly, rollups.hourly_retention), (daily, rollups.daily_retention)):
         report.append(_policy(client, db, name, span, policies.get(name)))
     report += _continuous_queries(client, influx, rollups)
@@ -116,7 +115,7 @@ def setup_targets(client: InfluxQL, influx: InfluxConfig) -> list[str]:
                                       influx.daily_retention_policy) if p)
     if named:
         policies = {row["name"]: row for row in
-                    client.rows(f"SHOW RETENTION POLICIES ON {quote_ident(db)}")}
+                    client.rows(f"SHOW RETENTION POLICIES ON {influxql_ident(db)}")}
         report += [_policy(client, db, name, None, policies.get(name)) for name in named]
     return report
 
@@ -124,7 +123,7 @@ def setup_targets(client: InfluxQL, influx: InfluxConfig) -> list[str]:
 def _database(client: InfluxQL, db: str) -> str:
     databases = {row["name"] for row in client.rows("SHOW DATABASES")}
     if db not in databases:
-        client.run(f"CREATE DATABASE {quote_ident(db)}")
+        client.run(f"CREATE DATABASE {influxql_ident(db)}")
     return f"{'unchanged' if db in databases else 'created'} database {db}"
 
 
@@ -134,7 +133,7 @@ def _policy(client: InfluxQL, db: str, name: str, span: Span | None,
     leave it as it is."""
     duration = "INF" if span is None or span.seconds == 0 else str(span)
     target = f"retention policy {name} (duration {duration})"
-    on = f"{quote_ident(name)} ON {quote_ident(db)}"
+    on = f"{influxql_ident(name)} ON {influxql_ident(db)}"
     if row is None:
         client.run(f"CREATE RETENTION POLICY {on} DURATION {duration} REPLICATION 1")
         return f"created {target}"
@@ -156,20 +155,20 @@ def _continuous_queries(client: InfluxQL, influx: InfluxConfig, rollups: Rollups
     report = []
     wanted = {task_name(r): continuous_query(r, influx, rollups)
               for r in rollups.measurements.values()}
-    on = f"ON {quote_ident(db)}"
+    on = f"ON {influxql_ident(db)}"
     for name, query in wanted.items():
         if name in installed and _same(installed[name], query):
             report.append(f"unchanged continuous query {name}")
             continue
         if name in installed:
             # No ALTER for continuous queries: replace the whole query.
-            client.run(f"DROP CONTINUOUS QUERY {quote_ident(name)} {on}")
+            client.run(f"DROP CONTINUOUS QUERY {influxql_ident(name)} {on}")
         client.run(query)
         report.append(f"{'updated' if name in installed else 'created'} continuous query {name}")
     for name in installed:
         # Our prefix, no longer configured: a rollup removed from the config.
         if name.startswith(TASK_PREFIX) and name not in wanted:
-            client.run(f"DROP CONTINUOUS QUERY {quote_ident(name)} {on}")
+            client.run(f"DROP CONTINUOUS QUERY {influxql_ident(name)} {on}")
             report.append(f"removed continuous query {name}")
     return report
 
@@ -196,9 +195,9 @@ def read_points(client: InfluxQL, influx: InfluxConfig, rollup: Rollup, daily: b
     """Hourly points (granularity=hourly) or rolled-up daily ones (daily RP, no tag)."""
     hourly_rp, daily_rp = v1_policies(influx)
     policy, tag = (daily_rp, "") if daily else (hourly_rp, "hourly")
-    columns = ", ".join(quote_ident(f) for f in rollup.fields)
-    query = (f"SELECT {columns} FROM {quote_ident(influx.database)}.{quote_ident(policy)}."
-             f"{quote_ident(rollup.measurement)} WHERE granularity = {quote_string(tag)} "
+    columns = ", ".join(influxql_ident(f) for f in rollup.fields)
+    query = (f"SELECT {columns} FROM {influxql_ident(influx.database)}.{influxql_ident(policy)}."
+             f"{influxql_ident(rollup.measurement)} WHERE granularity = {influxql_string(tag)} "
              f"AND time >= {int(since.timestamp())}s AND time < {int(until.timestamp())}s "
              "GROUP BY *")
     for row in client.rows(query, influx.database):

@@ -14,20 +14,11 @@ from datetime import UTC, datetime
 from pusher.config import InfluxConfig
 from pusher.config.rollups import Rollup, RollupsConfig
 from pusher.errors import ConfigError
+from pusher.points.quoting import flux_string, influxql_ident, influxql_string
 
 HEADER = "Rendered by `pusher rollups render` from the config; edit the config, not this file."
 TASK_PREFIX = "pusher_rollup_"
 GRANULARITY = "granularity"
-# InfluxQL keywords: an identifier spelled like one must be quoted.
-_KEYWORD_TEXT = """ALL ALTER ANALYZE ANY AS ASC BEGIN BY CARDINALITY CREATE CONTINUOUS
-DATABASE DATABASES DEFAULT DELETE DESC DESTINATIONS DIAGNOSTICS DISTINCT DROP DURATION END
-EVERY EXACT EXPLAIN FIELD FOR FROM GRANT GRANTS GROUP GROUPS IN INF INSERT INTO KEY KEYS
-KILL LIMIT MEASUREMENT MEASUREMENTS NAME OFFSET ON ORDER PASSWORD POLICIES POLICY
-PRIVILEGES QUERIES QUERY READ REPLICATION RESAMPLE RETENTION REVOKE SELECT SERIES SET SHARD
-SHARDS SLIMIT SOFFSET STATS SUBSCRIPTION SUBSCRIPTIONS TAG TO USER USERS VALUES WHERE WITH
-WRITE"""
-_KEYWORDS = frozenset(_KEYWORD_TEXT.split())
-_BARE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def task_name(rollup: Rollup) -> str:
@@ -38,17 +29,6 @@ def every_tag_but(tag: str) -> str:
     """An RE2 regex (no look-ahead there) matching every tag key except `tag`."""
     differs = [f"{re.escape(tag[:i])}[^{re.escape(tag[i])}]" for i in range(len(tag))]
     return f"/^(?:{'|'.join(differs)}|{re.escape(tag)}.)|^.{{0,{len(tag) - 1}}}$/"
-
-
-def quote_ident(name: str) -> str:
-    """An InfluxQL identifier, quoted only when needed (as SHOW CONTINUOUS QUERIES prints)."""
-    if _BARE.match(name) and name.upper() not in _KEYWORDS:
-        return name
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def quote_string(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def v1_policies(influx: InfluxConfig, file: str | None = None) -> tuple[str, str]:
@@ -68,23 +48,23 @@ def select_into(rollup: Rollup, influx: InfluxConfig, rollups: RollupsConfig,
                 since: datetime | None = None, until: datetime | None = None) -> str:
     """The SELECT ... INTO of one rollup; with since/until, for a backfill."""
     hourly, daily = v1_policies(influx)
-    db, name = quote_ident(influx.database), quote_ident(rollup.measurement)
-    columns = ", ".join(f"{function}({quote_ident(f)}) AS {quote_ident(f)}"
+    db, name = influxql_ident(influx.database), influxql_ident(rollup.measurement)
+    columns = ", ".join(f"{function}({influxql_ident(f)}) AS {influxql_ident(f)}"
                         for f, function in rollup.fields.items())
     where = f"{GRANULARITY} = 'hourly'"
     if since is not None and until is not None:
-        where += f" AND time >= {quote_string(rfc3339(since))}" \
-                 f" AND time < {quote_string(rfc3339(until))}"
-    return (f"SELECT {columns} INTO {db}.{quote_ident(daily)}.{name} "
-            f"FROM {db}.{quote_ident(hourly)}.{name} WHERE {where} "
+        where += f" AND time >= {influxql_string(rfc3339(since))}" \
+                 f" AND time < {influxql_string(rfc3339(until))}"
+    return (f"SELECT {columns} INTO {db}.{influxql_ident(daily)}.{name} "
+            f"FROM {db}.{influxql_ident(hourly)}.{name} WHERE {where} "
             f"GROUP BY time(1d), {every_tag_but(GRANULARITY)} "
-            f"TZ({quote_string(rollups.timezone.key)})")
+            f"TZ({influxql_string(rollups.timezone.key)})")
 
 
 def continuous_query(rollup: Rollup, influx: InfluxConfig, rollups: RollupsConfig) -> str:
     """CREATE CONTINUOUS QUERY, in the exact form InfluxDB 1.x prints it back."""
-    return (f"CREATE CONTINUOUS QUERY {quote_ident(task_name(rollup))} "
-            f"ON {quote_ident(influx.database)} "
+    return (f"CREATE CONTINUOUS QUERY {influxql_ident(task_name(rollup))} "
+            f"ON {influxql_ident(influx.database)} "
             f"RESAMPLE EVERY {rollups.every} FOR {rollups.lookback} "
             f"BEGIN {select_into(rollup, influx, rollups)} END")
 
@@ -94,10 +74,6 @@ def continuous_queries_file(influx: InfluxConfig, rollups: RollupsConfig) -> str
     lines = [f"-- {HEADER}"]
     lines += [continuous_query(r, influx, rollups) + ";" for r in rollups.measurements.values()]
     return "\n".join(lines) + "\n"
-
-
-def flux_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("${", "\\${") + '"'
 
 
 def v2_buckets(influx: InfluxConfig, file: str | None = None) -> tuple[str, str]:

@@ -18,6 +18,7 @@ from pusher.bounded import BoundedSession
 from pusher.config import InfluxConfig
 from pusher.errors import PusherError
 from pusher.points.pusher_runs import RUN_MEASUREMENT
+from pusher.points.quoting import flux_string, influxql_ident, influxql_string
 from pusher.writers import cause_name, one_line, with_setup_hint
 
 log = logging.getLogger(__name__)
@@ -67,18 +68,18 @@ class RunQuery:
 
     def _from(self, granularity: str) -> str:
         policy = self.influx.retention_policy_for(granularity)
-        measurement = _ident(RUN_MEASUREMENT)
-        return f"{_ident(policy)}.{measurement}" if policy else measurement
+        measurement = influxql_ident(RUN_MEASUREMENT)
+        return f"{influxql_ident(policy)}.{measurement}" if policy else measurement
 
     @staticmethod
     def _is(source: str) -> str:
-        return "\"source\" = '" + source.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return f"source = {influxql_string(source)}"
 
     def _runs(self, granularity: str, start: str, source: str) -> str:
-        bucket = _flux_string(self.influx.bucket_for(granularity))
-        return (f'from(bucket: "{bucket}")\n  |> range(start: {start})\n'
-                f'  |> filter(fn: (r) => r._measurement == "{RUN_MEASUREMENT}" and '
-                f'r.source == "{_flux_string(source)}")\n')
+        bucket = flux_string(self.influx.bucket_for(granularity))
+        return (f"from(bucket: {bucket})\n  |> range(start: {start})\n"
+                f"  |> filter(fn: (r) => r._measurement == {flux_string(RUN_MEASUREMENT)} and "
+                f"r.source == {flux_string(source)})\n")
 
     def _influxql(self, query: str) -> list[dict[str, Any]]:
         influx = self.influx
@@ -158,10 +159,3 @@ def _rfc3339(value: Any) -> float | None:
     except ValueError:
         return None
 
-
-def _ident(name: str) -> str:
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _flux_string(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')
