@@ -12,9 +12,13 @@ only the escapes `\\`, `\"`, `\'` and `\n`, and a raw newline ends the text as a
 continuous query reads back as we rendered it.
 
 Flux (docs.influxdata.com/flux/v0/spec/lexical-elements/#string-literals): a string
-literal is between double quotes; `\\`, `\"` and `\${` are escapes, and an unescaped `${`
-starts an interpolation. Newlines may stand raw. pusher writes no Flux regex literal
-from a user-given name (the one InfluxQL regex, on tag keys, is built from a constant).
+literal is between double quotes; `\\` and `\"` are escapes, an unescaped `${` starts an
+interpolation, and `\x` with two hex digits is a byte. The spec's `\${` escape is not
+enough: InfluxDB 2.7's scanner takes the character after any `$` as text, so in `$\"` the
+quote ends the string. Every `$` is written `\x24` instead, which reads back as `$` whatever
+follows (tests/test_influx_names.py sweeps this on the real server). Newlines may stand
+raw. pusher writes no Flux regex literal from a user-given name (the one InfluxQL regex,
+on tag keys, is built from a constant).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ INFLUXQL_KEYWORDS = frozenset(_KEYWORD_TEXT.split())
 _BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INFLUXQL_IDENT = str.maketrans({"\n": "\\n", "\\": "\\\\", '"': '\\"'})
 _INFLUXQL_STRING = str.maketrans({"\n": "\\n", "\\": "\\\\", "'": "\\'"})
-_FLUX_STRING = str.maketrans({"\\": "\\\\", '"': '\\"'})
+_FLUX_STRING = str.maketrans({"\\": "\\\\", '"': '\\"', "$": "\\x24"})
 
 
 def influxql_ident(name: str) -> str:
@@ -51,8 +55,8 @@ def influxql_string(text: str) -> str:
 
 
 def flux_string(text: str) -> str:
-    """A Flux string literal that is `text` exactly: `a${b}` -> `"a\\${b}"`."""
-    return '"' + text.translate(_FLUX_STRING).replace("${", "\\${") + '"'
+    """A Flux string literal that is `text` exactly: `a"${b}` -> `"a\\"\\x24{b}"`."""
+    return '"' + text.translate(_FLUX_STRING) + '"'
 
 
 def v1_name_problem(name: str) -> str | None:
