@@ -265,3 +265,22 @@ def test_dashboard_bucket_variables_name_a_hostile_bucket_exactly(influxdb2):
         table = table.replace(name, value)
     rows = influxdb2.flux(with_grafana_v(table))
     assert [row["source"] for row in rows] == ['a "b"'], rows
+
+
+def test_init_writes_a_hostile_database_name_that_setup_and_collect_use_exactly(
+        tmp_path, influxdb1):
+    database = f'init "db" it\'s ${{HOME}} é {uuid.uuid4().hex[:6]}'
+    ok(pusher("init", "--api", "v1", "--influx-url", influxdb1.url, "--database", database,
+              config=tmp_path / "pusher.toml"))
+    ok(pusher("setup", config=tmp_path / "pusher.toml"))
+    ok(pusher("collect", "--all", config=tmp_path / "pusher.toml"))
+    assert influxdb1.select("SELECT * FROM disk", db=database)
+
+
+@pytest.mark.parametrize(("api", "name"), [("v1", "a/b"), ("v1", "a\\b"), ("v2", 'a"b'),
+                                           ("v2", "_b")])
+def test_init_refuses_a_name_influxdb_refuses(tmp_path, api, name):
+    done = pusher("init", "--api", api, "--database", name, config=tmp_path / "pusher.toml")
+    assert done.returncode == 2 and done.stderr.startswith("pusher: error: --database: "), \
+        done.stderr
+    assert not (tmp_path / "pusher.toml").exists()

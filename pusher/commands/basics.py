@@ -146,12 +146,13 @@ def init(state: State, types: Sequence[str], influx_url: str, api: str, database
     """
     from pusher.config import find_config_path
     from pusher.config.starter import PYTHON_MODULE, PYTHON_SOURCE, starter_config
+    from pusher.points.quoting import v1_name_problem, v2_bucket_problem
     from pusher.values import http_url_problem
 
     if problem := http_url_problem(influx_url):
         fail(f"--influx-url: {problem}", EXIT_USAGE)
-    if not database.strip() or '"' in database or "\\" in database:
-        fail("--database: must be a name without quotes or backslashes", EXIT_USAGE)
+    if problem := (v1_name_problem if api == "v1" else v2_bucket_problem)(database):
+        fail(f"--database: {database!r} {problem}", EXIT_USAGE)
     types = types or ("python",)
     path = find_config_path(state.config_path, os.environ)
     files = {path: starter_config(types, influx_url, api, database)}

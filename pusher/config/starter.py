@@ -8,6 +8,7 @@ token in $INFLUX_ORG and $INFLUX_TOKEN (secrets stay out of the file).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 STARTER_TYPES = ("python", "prometheus", "sql", "google-analytics")
@@ -31,7 +32,7 @@ url = "{url}"
 
 _V1 = """\
 api = "v1"
-database = "{name}"  # `pusher setup` creates it
+database = {name}  # `pusher setup` creates it
 # username = "pusher"   # when InfluxDB has auth-enabled: a user that may write and read
 # password = "${INFLUX_PASSWORD}"
 """
@@ -39,7 +40,7 @@ database = "{name}"  # `pusher setup` creates it
 _V2 = """\
 api = "v2"
 org = "${INFLUX_ORG}"
-bucket = "{name}"  # `pusher setup` creates it
+bucket = {name}  # `pusher setup` creates it
 token = "${INFLUX_TOKEN}"  # may write and read the bucket (docs/operations.md, "Tokens")
 """
 
@@ -104,7 +105,13 @@ def starter_config(types: Sequence[str], influx_url: str, api: str, name: str = 
     """The text of a starter pusher.toml for InfluxDB at `influx_url` (api "v1" or "v2"),
     writing to the database or bucket `name`."""
     text = _HEAD.format(where="database" if api == "v1" else "bucket", url=influx_url)
-    text += (_V1 if api == "v1" else _V2).replace("{name}", name)
+    text += (_V1 if api == "v1" else _V2).replace("{name}", _toml_string(name))
     for kind in dict.fromkeys(types):
         text += _SOURCES[kind].replace("{module}", PYTHON_MODULE)
     return text
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string that the config loader reads back as `text`: JSON's escapes are
+    TOML's (DEL is the one JSON leaves bare), and "$$" is a "$" after ${VAR} substitution."""
+    return json.dumps(text.replace("$", "$$"), ensure_ascii=False).replace("\x7f", "\\u007f")
