@@ -233,16 +233,22 @@ def test_bucket_rule_matches_influxdb2(influxdb2):
 
 
 
+def hostile_buckets_with_a_run(influxdb2) -> str:
+    """A hostile bucket and its daily one on the real 2.x, with one run of source `a "b"`."""
+    bucket = f"b\\ it's ${{x}} {uuid.uuid4().hex[:6]}"
+    for name in (bucket, bucket + " daily"):
+        influxdb2.create_bucket(name)
+    influxdb2.write(bucket, 'pusher_runs,source=a\\ "b" status="done",ok=1i,interval=3600.0')
+    return bucket
+
+
 def test_alert_rules_name_a_hostile_bucket_exactly(influxdb2):
     """The alert rules write the config's buckets into their Flux (Grafana substitutes no
     variable there): the stale-source rule runs on the real 2.x against those buckets."""
     from pusher.dashboards import Catalog
     from pusher.dashboards.alerts import alerting
 
-    bucket = f"b\\ it's ${{x}} {uuid.uuid4().hex[:6]}"
-    for name in (bucket, bucket + " daily"):
-        influxdb2.create_bucket(name)
-    influxdb2.write(bucket, 'pusher_runs,source=a\\ "b" status="done",ok=1i,interval=3600.0')
+    bucket = hostile_buckets_with_a_run(influxdb2)
     rules = alerting(Catalog(bucket=bucket, daily_bucket=bucket + " daily"))["groups"][0]
     stale = next(r for r in rules["rules"] if r["uid"] == "pusher-source-stale")
     rows = influxdb2.flux(stale["data"][0]["model"]["query"])
@@ -256,10 +262,7 @@ def test_dashboard_bucket_variables_name_a_hostile_bucket_exactly(influxdb2):
 
     from pusher.dashboards import BOARDS, Catalog
 
-    bucket = f"b\\ it's ${{x}} {uuid.uuid4().hex[:6]}"
-    for name in (bucket, bucket + " daily"):
-        influxdb2.create_bucket(name)
-    influxdb2.write(bucket, 'pusher_runs,source=a\\ "b" status="done",ok=1i,interval=3600.0')
+    bucket = hostile_buckets_with_a_run(influxdb2)
     board = BOARDS["pipeline-health.json"](Catalog(bucket=bucket, daily_bucket=bucket + " daily"))
     values = {f"${{{v['name']}}}": v["current"]["value"] for v in board["templating"]["list"]}
     table = next(t["query"] for p in board["panels"] for t in p["targets"]
