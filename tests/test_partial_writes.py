@@ -1,6 +1,8 @@
 """Refused lines are found from InfluxDB's own answer: O(batches + refused) requests, not one
 or two per refused point."""
 
+import re
+
 import pytest
 from fault_proxy import fault_proxy
 from ops_helpers import count, grid_source, pusher, write_config
@@ -45,16 +47,21 @@ def test_max_values_per_tag_costs_a_request_per_batch_not_per_refused_point(
         result = pusher("collect", "grid", "--since", "2026-01-01T00:00Z", "--until",
                         "2026-01-01T01:00Z", config=config)
     assert result.returncode == 1
-    assert "readings=1300 written=1000 refused=300" in result.stderr, result.stderr
+    # Two batches may be in flight at once, and 1.x checks the limit per write, not across
+    # writes: racing, both may pass it (seen on a loaded machine: 1,100 stored). Which and
+    # how many values came too late is the server's call; pusher must count exactly that.
+    summary = re.search(r"readings=1300 written=(\d+) refused=(\d+)", result.stderr)
+    assert summary, result.stderr
+    written, refused_count = map(int, summary.groups())
+    assert written + refused_count == 1300 and MAX_VALUES <= written <= MAX_VALUES + 100
     assert writes(proxy) == 13 + 1  # 13 batches and the run's own point: no bisection
-    assert count(few_values, "tags") == MAX_VALUES
+    assert count(few_values, "tags") == written
     refused = list(DeadLetter(tmp_path / "state" / "dead-letter.jsonl").records())
-    assert len(refused) == 300
+    assert len(refused) == refused_count
     assert all("max-values-per-tag limit exceeded" in r["reason"] for r in refused)
-    # Two batches may be in flight at once, so which values came too late is the server's
-    # call: the refused lines are exactly the values it did not store.
+    # The refused lines are exactly the values the server did not store.
     stored = {row["k"] for row in few_values.select('SELECT "v", "k" FROM "grid"', db="tags")}
-    assert len(stored) == MAX_VALUES
+    assert len(stored) == written
     assert {r["line"].split(",k=")[1].split(" ")[0] for r in refused} == {
         f"k{k:04d}" for k in range(1300)} - stored
 

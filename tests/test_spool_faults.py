@@ -206,7 +206,9 @@ def test_pusher_run_rides_out_an_influxdb_outage(tmp_path, own_influx, own_db):
     assert not list((state / "spool").glob("*.lp"))
 
 
-def poll(predicate, what: str, limit: float = 90.0) -> None:
+def poll(predicate, what: str, limit: float = 300.0) -> None:
+    # A bound for a hang only: each predicate runs `pusher status` (a process), and on a
+    # loaded machine a run's retries took longer than a 90 s bound.
     deadline = time.monotonic() + limit
     while not predicate():
         assert time.monotonic() < deadline, f"gave up waiting for {what}"
