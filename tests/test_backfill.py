@@ -74,8 +74,11 @@ def test_a_backfill_that_continues_the_watermark_moves_it(tmp_path, influxdb1, i
     config = write_config(tmp_path, influxdb1.url, influx_db, grid_source(series=1))
     current = int(datetime.now(UTC).timestamp()) // HOUR * HOUR
     marks = Watermarks(tmp_path / "state")
-    marks.set("grid", datetime.fromtimestamp(current - 5 * HOUR, UTC))
-    result = pusher("backfill", "grid", "--since", "5h", config=config)
+    mark = datetime.fromtimestamp(current - 5 * HOUR, UTC)
+    marks.set("grid", mark)
+    # From the watermark itself: "--since 5h" would start an hour after it (a gap, which
+    # moves nothing) if the top of an hour passed before the command read the clock.
+    result = pusher("backfill", "grid", "--since", mark.isoformat(), config=config)
     assert result.returncode == 0, result.stderr
     # Up to the last complete window; the current one is not over yet.
     assert marks.get("grid") >= datetime.fromtimestamp(current, UTC)
