@@ -138,7 +138,7 @@ def test_continuous_queries_roll_up_local_days_and_absorb_late_points(influxdb1,
     expected = expected_daily(hours, FUNCTIONS)
     assert poll(lambda: close(expected, actual_daily(influxdb1, database, since))), \
         (expected, actual_daily(influxdb1, database, since))
-    verified = run_pusher("rollups", "verify", "--since", "2d", config=path)
+    verified = run_pusher("rollups", "verify", "--since", since.isoformat(), config=path)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert verified.stdout.splitlines()[-1].startswith("ok: ")
     assert not verified.stdout.startswith("ok: 0 ")
@@ -151,18 +151,21 @@ def test_backfill_fills_older_days_and_verify_catches_tampering(influxdb1, tmp_p
     path = write_config(tmp_path / "pusher.toml", influxdb1.url, database)
     assert run_pusher("setup", config=path).returncode == 0
     collect(path, ["main"], since, now, now)
-    before = run_pusher("rollups", "verify", "--since", "5d", config=path)
+    # --since the test's own first day: "5d" would start a day later if local midnight
+    # (23:00 UTC in winter) passed before a command read the clock.
+    days = ("--since", since.isoformat())
+    before = run_pusher("rollups", "verify", *days, config=path)
     assert before.returncode == 1
     day4 = local_midnight(4, now)
     assert f"missing  {day4.astimezone(PARIS).date()} events,kind=signup count" in before.stdout
 
-    backfill = run_pusher("rollups", "backfill", "--since", "5d", config=path)
+    backfill = run_pusher("rollups", "backfill", *days, config=path)
     assert backfill.returncode == 0, backfill.stderr
     assert "backfilled events: " in backfill.stdout
     hours = list(range(int(since.timestamp()), int(now.timestamp()), 3600))
     expected = expected_daily(hours, FUNCTIONS)
     assert close(expected, actual_daily(influxdb1, database, since))
-    after = run_pusher("rollups", "verify", "--since", "5d", config=path)
+    after = run_pusher("rollups", "verify", *days, config=path)
     assert after.returncode == 0, after.stdout
     assert after.stdout.startswith("ok: ")
 
@@ -171,7 +174,7 @@ def test_backfill_fills_older_days_and_verify_catches_tampering(influxdb1, tmp_p
     requests.post(f"{influxdb1.url}/write", params={"db": database, "rp": "daily",
                                                    "precision": "s"},
                   data=line, timeout=10).raise_for_status()
-    tampered = run_pusher("rollups", "verify", "--since", "5d", config=path)
+    tampered = run_pusher("rollups", "verify", *days, config=path)
     assert tampered.returncode == 1
     want = expected[("events", "signup", day4, "count")]
     assert (f"differs  {day4.astimezone(PARIS).date()} events,kind=signup count: "
