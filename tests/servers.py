@@ -12,6 +12,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -390,13 +392,23 @@ class Prometheus(_Server):
         """Poll until the elapsed part of the current hour holds `count` samples of `metric`:
         what increase() over the current window needs (an hour's first scrape comes a few
         seconds after it starts; if the hour turns meanwhile, the last one holds them)."""
+        self._wait_for_count(metric, count, timeout, lambda: int(time.time()) % 3600 + 1,
+                             "this hour")
+
+    def wait_for_samples_since(self, metric: str, since: datetime, count: int = 1,
+                               timeout: float = 60.0) -> None:
+        """Poll until [since, now] holds `count` samples of `metric`: a window that began
+        less than a scrape interval (1 s) ago holds none yet, whatever the hour is after."""
+        self._wait_for_count(metric, count, timeout,
+                             lambda: int(time.time() - since.timestamp()) + 1,
+                             f"since {since.isoformat()}")
+
+    def _wait_for_count(self, metric: str, count: int, timeout: float,
+                        elapsed: Callable[[], int], where: str) -> None:
         deadline = time.monotonic() + timeout
-        while True:
-            elapsed = int(time.time()) % 3600 + 1
-            if self.query(f"count_over_time({metric}[{elapsed}s]) >= {count}"):
-                return
+        while not self.query(f"count_over_time({metric}[{elapsed()}s]) >= {count}"):
             if time.monotonic() > deadline:
-                raise self._fail(f"fewer than {count} samples of {metric} this hour")
+                raise self._fail(f"fewer than {count} samples of {metric} {where}")
             time.sleep(POLL_INTERVAL * 4)
 
 
