@@ -205,8 +205,8 @@ def test_a_backfill_of_three_hours(airflow: Airflow, influxdb2, bucket: str):
     assert all(end - start == 1 for start, end in hours)
     assert all(later[0] == earlier[1] for earlier, later in itertools.pairwise(hours))
     assert 0 <= time.time() / 3600 - hours[-1][1] < 1 + 5 / 60
+    # (The next hour's run may have begun its log since the loop: logs are matched by end.)
     logs = [p.read_text() for p in airflow.log_files() if "scheduled__" in str(p)]
-    assert len(logs) == len(scheduled)
     for _, _, end in scheduled:
         assert [log for log in logs if f"--until {_iso(end)} --catch-up" in log]
     assert seen(influxdb2, bucket, "2026-11-04T00:00:00Z", "2026-11-06T00:00:00Z") == [

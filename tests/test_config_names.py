@@ -196,3 +196,23 @@ def test_each_declared_position_is_checked_by_the_encoders_rule():
     assert name_problem("tag value", "time") is None
     assert [name_problem(p, "time") is None for p in NAME_POSITIONS] == [True, False, True,
                                                                          False]
+    with pytest.raises(ValueError, match="'tag-key' is not one of"):
+        name_problem("tag-key", "_time")
+
+
+@pytest.mark.parametrize(("callable_name", "reason"), [
+    ("undeclarable", "cannot list the names it writes: RuntimeError: no connection at start-up"),
+    ("misdeclared", "declares '_time' at an unknown position: position 'tag-key' is not one"),
+])
+def test_a_plugin_whose_names_cannot_be_checked_is_a_config_error(tmp_path, callable_name,
+                                                                  reason):
+    """docs/plugins.md: `measurements`/`names` run at every load; one that raises, or that
+    declares a position the rule does not know, is exit 2 in one line, not a traceback."""
+    sources = f'[sources.py]\ntype = "python"\ncallable = "ops_readers:{callable_name}"\n'
+    config = write_config(tmp_path, UNREACHABLE, "db", sources)
+    result = pusher("collect", "--all", config=config)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith(f"pusher: error: {config}: sources.py: {reason}"), \
+        result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert written(tmp_path) == []

@@ -75,7 +75,11 @@ def name_problem(position: str, name: object) -> str | None:
     The one rule for names: the encoder refuses a reading for exactly these reasons, and a
     config is checked against them for the names it declares (pusher/sources/names.py).
     An empty tag value is refused here; a reading's empty tag value is no tag at all.
+    Raises ValueError for a position that is not one of NAME_POSITIONS (it would check
+    nothing a source meant to have checked).
     """
+    if position not in NAME_POSITIONS:
+        raise ValueError(f"position {position!r} is not one of {', '.join(NAME_POSITIONS)}")
     return _problem(position, name, position)
 
 

@@ -32,7 +32,11 @@ def check_names(source: Callable[..., Any], options: Mapping[str, Any], *,
     for sub, position, name in declared:
         if position == "tag value" and name == "":
             continue  # an empty tag value is no tag, as in a reading (Encoder._series_key)
-        problem = name_problem(position, name)
+        try:
+            problem = name_problem(position, name)
+        except ValueError as exc:  # a plugin's names() with a position of its own
+            raise ConfigError(f"declares {name!r} at an unknown position: {exc}",
+                              file=file, key=key) from None
         if problem is not None:
             raise ConfigError(problem, file=file, key=f"{key}.{sub}" if sub else key)
 

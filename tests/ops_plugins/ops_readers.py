@@ -132,3 +132,23 @@ def declared(window: Window, measurement: str = "declared", field: str = "v"):
 
 declared.measurements = lambda options: [(options.get("measurement", "declared"),
                                           [options.get("field", "v")])]
+
+
+def undeclarable(window: Window):
+    """A source whose `measurements` needs what only a run has: it raises at start-up."""
+    yield Reading("m", {"v": 1})
+
+
+def _needs_a_connection(options):
+    raise RuntimeError("no connection at start-up")
+
+
+undeclarable.measurements = _needs_a_connection
+
+
+def misdeclared(window: Window):
+    """A source whose `names` declares a position the rule does not know."""
+    yield Reading("m", {"v": 1}, {"_time": "x"})
+
+
+misdeclared.names = lambda options: [("", "tag-key", "_time")]
