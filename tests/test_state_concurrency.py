@@ -5,6 +5,7 @@ import subprocess
 from datetime import UTC, datetime
 
 import requests
+from fault_proxy import fault_proxy
 from ops_helpers import command, count, environment, grid_source, pusher, write_config
 from servers import free_port
 
@@ -92,3 +93,30 @@ def test_a_line_refused_twice_is_listed_once(tmp_path):
     dead.add("grid", "field 'v' is nan", reading="Reading(grid, v=nan)")
     assert [r.get("line") or r.get("reading") for r in dead.records()] == [
         'grid v="x" 1', "Reading(grid, v=nan)"]
+
+
+def test_a_batch_another_run_spools_during_a_replay_is_not_this_runs_to_count(
+        tmp_path, influxdb1, influx_db):
+    """Found with parallel Airflow backfills: a run's replay at start counted the batches the
+    other runs were spooling and posting meanwhile as left in the spool, and the run exited 1
+    with every point of its own written and nothing said. What a replay leaves is what it
+    found and could not deliver."""
+    config = write_config(tmp_path, "PROXY", influx_db, grid_source(series=3))
+    spool = Spool(tmp_path / "state" / "spool")
+    spool.put("earlier", ["seed,granularity=hourly v=1i 1767225600"])  # an earlier run's
+
+    def another_run_spools(path: str, body: bytes) -> None:
+        if b"seed," in body and not list(spool.directory.glob("*other*")):
+            spool.put("other", ["other,granularity=hourly v=2i 1767225600"])
+
+    with fault_proxy(influxdb1.url) as proxy:
+        proxy.fault_for = another_run_spools
+        config.write_text(config.read_text().replace("PROXY", proxy.url))
+        result = pusher("collect", "grid", "--since", "2026-01-01T00:00Z", "--until",
+                        "2026-01-01T01:00Z", config=config)
+    assert result.returncode == 0, result.stderr
+    assert "- spool replayed written=1 refused=0 left=0" in result.stderr, result.stderr
+    assert "written=3" in result.stderr
+    # The other run's batch is still there, for that run (or the next replay) to deliver.
+    assert [b.source for b in spool.pending()] == ["other"]
+    assert count(influxdb1, influx_db, measurement="seed", field="v") == 1

@@ -75,7 +75,7 @@ def report_replay(replay: SinkCounts) -> None:
     from pusher.secrets import redact
     from pusher.writers.counts import refusals
 
-    if replay.written or replay.refused or replay.errors:
+    if replay.written or replay.refused or replay.errors or replay.spooled:
         click.echo(redact(f"- spool replayed written={replay.written} refused="
                           f"{replay.refused} left={replay.spooled}{refusals(replay)}"), err=True)
     for line in replay.stuck.values():

@@ -176,6 +176,11 @@ def flush_spool(deliverer: Deliverer, source: str | None = None, wait: bool = Fa
         if not ours:
             log.info("another process is flushing the spool")
             return counts
+        # What this replay leaves is what it found and is still there: a batch that another
+        # running pusher spools meanwhile is that run's to deliver and to count (parallel
+        # Airflow backfills: each run's replay counted the others' batches in flight as left,
+        # and exited 1 with its own points all written).
+        found = set(spool.paths(source))
         stuck: list[Path] = []
         for batch in spool.pending(source):
             if deliverer.limits.reached(batch, deliverer.clock()):
@@ -189,6 +194,6 @@ def flush_spool(deliverer: Deliverer, source: str | None = None, wait: bool = Fa
                 break
             if (held := spool.load(path)) is not None:
                 deliverer.isolate(held, counts)
-        waiting = spool.by_source()
-        counts.spooled = sum(waiting.values()) if source is None else waiting.get(source, 0)
+        counts.spooled = sum(batch.count for batch in spool.pending(source)
+                             if batch.path in found)
     return counts
