@@ -224,3 +224,20 @@ def test_a_batch_keeps_its_lines_whose_strings_hold_unicode_line_separators(tmp_
     [batch] = list(Spool(tmp_path / "spool").pending())
     assert (batch.lines, batch.count) == (lines, 2)
     assert batch.body == ("\n".join(lines) + "\n").encode()
+
+
+def test_every_run_during_an_outage_fails_with_its_reason(tmp_path):
+    """Found by the outage test on a loaded machine: once the spool held batches, each run's
+    replay found InfluxDB down first, its own points were spooled without a try, and the run
+    said `partial` with no reason (only the first run of an outage said `failed`)."""
+    down = f"http://127.0.0.1:{free_port()}"
+    config = write_config(tmp_path, down, "nowhere", grid_source(series=3))
+    for day in ("01", "02"):  # the second run's replay meets the first run's batches
+        result = pusher("collect", "grid", "--since", f"2026-01-{day}T00:00Z", "--until",
+                        f"2026-01-{day}T01:00Z", config=config)
+        assert result.returncode == 1
+        [line] = [line for line in result.stderr.splitlines() if line.startswith("- grid ")]
+        assert "spooled=3 [failed: " in line and down in line, result.stderr
+        assert "failed" in status_of(config)["grid"]  # the STATUS column
+    # The replay said what it could not deliver: the first run's points and run record.
+    assert "- spool replayed written=0 refused=0 left=4" in result.stderr, result.stderr

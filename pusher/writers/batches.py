@@ -86,22 +86,24 @@ class Deliverer:
             self._settle(batch, outcome, counts)
         return True
 
-    def count_spooled(self, counts: SinkCounts, points: int) -> None:
+    def count_spooled(self, counts: SinkCounts, points: int, reason: str = "") -> None:
         with self.lock:
             counts.spooled += points
+            if reason and reason not in counts.errors:
+                counts.errors.append(reason)
 
     def _failed(self, batch: SpooledBatch, exc: WriteError, fresh: bool,
                 counts: SinkCounts) -> None:
         if str(exc) not in counts.errors:
             counts.errors.append(str(exc))
         if exc.server_wide:
-            self.health.down = True
+            self.health.went_down(str(exc))
             log.warning("%s: %d points stay in the spool", exc, batch.count)
             return
         self.spool.failed(batch, str(exc), self.clock())
         self.health.failing += fresh
         if self.health.failing >= FAILING_IN_A_ROW:
-            self.health.down = True
+            self.health.went_down(str(exc))
         log.warning("%s", describe(batch))
         counts.stuck[batch.id] = describe(batch)
 

@@ -27,10 +27,15 @@ class ServerHealth:
     acked: bool = False  # InfluxDB acknowledged a write in this invocation
     failing: int = 0  # fresh batches failed in a row
     isolating: bool = False  # a stuck batch waits for a sign that InfluxDB is well
+    # Why InfluxDB is taken as down: every run that then spools without trying fails with it.
+    reason: str = ""
+
+    def went_down(self, reason: str) -> None:
+        self.down, self.reason = True, reason
 
     def retry(self) -> None:
         """Try InfluxDB afresh (the scheduler's next flush or run)."""
-        self.down, self.failing = False, 0
+        self.down, self.failing, self.reason = False, 0, ""
 
 
 def refusals(counts: SinkCounts) -> str:

@@ -255,7 +255,9 @@ class InfluxSink(Batching):
         log.debug("%s: spooled %d points (%s)", self.source, job.count, batch.path.name)
         deliverer = self.deliverer
         if self.health.down:
-            deliverer.count_spooled(self.counts, job.count)
+            # Not tried: InfluxDB failed a whole delivery earlier in this invocation (often
+            # the spool's replay). The run fails with that reason, as if it had tried.
+            deliverer.count_spooled(self.counts, job.count, self.health.reason)
             return
         if deliverer.deliver(batch, self.counts):
             return
