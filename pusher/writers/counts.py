@@ -23,19 +23,23 @@ class ServerHealth:
     """Shared by the sinks of one invocation: once InfluxDB failed a whole delivery, later
     batches go straight to the spool instead of waiting through the retries again."""
 
-    down: bool = False
     acked: bool = False  # InfluxDB acknowledged a write in this invocation
     failing: int = 0  # fresh batches failed in a row
     isolating: bool = False  # a stuck batch waits for a sign that InfluxDB is well
-    # Why InfluxDB is taken as down: every run that then spools without trying fails with it.
+    # Why InfluxDB is taken as down ("" while it is not): every run that then spools
+    # without trying fails with it.
     reason: str = ""
 
+    @property
+    def down(self) -> bool:
+        return bool(self.reason)
+
     def went_down(self, reason: str) -> None:
-        self.down, self.reason = True, reason
+        self.reason = reason or "InfluxDB failed a whole delivery"
 
     def retry(self) -> None:
         """Try InfluxDB afresh (the scheduler's next flush or run)."""
-        self.down, self.failing, self.reason = False, 0, ""
+        self.failing, self.reason = 0, ""
 
 
 def refusals(counts: SinkCounts) -> str:
