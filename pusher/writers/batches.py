@@ -196,6 +196,6 @@ def flush_spool(deliverer: Deliverer, source: str | None = None, wait: bool = Fa
                 break
             if (held := spool.load(path)) is not None:
                 deliverer.isolate(held, counts)
-        counts.spooled = sum(batch.count for batch in spool.pending(source)
-                             if batch.path in found)
+        left = (spool.load(path) for path in found if path.exists())
+        counts.spooled = sum(batch.count for batch in left if batch is not None)
     return counts
